@@ -1,0 +1,52 @@
+# The two commands: `make run` (local stack) and `make test` (every test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-python test-firmware test-template system-deps lint bench deploy clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "camcloud needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## run: start the local stack (S3+SQS in moto, worker, ingest + gallery on :8080)
+run: $(STAMP)
+	$(BIN)/camcloud local
+
+## test: install what the tests need, then run every suite
+test: system-deps $(STAMP)
+	$(MAKE) test-python
+	$(MAKE) test-firmware
+	$(MAKE) test-template
+
+system-deps:
+	bash scripts/system-deps.sh
+
+test-python: $(STAMP)
+	$(BIN)/pytest
+
+test-firmware:
+	cmake -S firmware -B build/firmware -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build/firmware -j2
+	ctest --test-dir build/firmware --output-on-failure
+
+test-template: $(STAMP)
+	bash scripts/test-template.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check camcloud ingest gallery lambdas tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/thumbnail.py
+	$(BIN)/python bench/gallery.py
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) build .aws-sam .camcloud
