@@ -1,0 +1,220 @@
+"""The device registry: ``devices/{device}.json`` holds each camera's key hash and settings.
+
+A device key looks like ``cc1_{device}_{secret}``: the device id in the key lets the ingest
+find the record with one GET, and the 192-bit secret is stored only as its SHA-256. (A fast
+hash is right here: the secret is random, not a password, so there is nothing to brute-force.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from camcloud import layout
+from camcloud.s3 import get_json, iter_keys, put_json
+
+KEY_PREFIX = "cc1"
+ROTATIONS = (0, 90, 180, 270)
+
+
+class DeviceError(ValueError):
+    """A registry operation was refused (unknown device, duplicate, bad setting)."""
+
+
+class AuthError(Exception):
+    """A device key was refused; ``code`` and ``status`` are the protocol's error and HTTP code."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a device key."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key(device: str) -> str:
+    """A fresh random key for ``device`` (192 bits of secret)."""
+    return f"{KEY_PREFIX}_{layout.check_device_id(device)}_{secrets.token_urlsafe(24)}"
+
+
+def device_of_key(key: str) -> str | None:
+    """The device id a key names, or None if the key is not in camcloud's format."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[2]:
+        return None
+    if not layout.DEVICE_ID_RE.fullmatch(parts[1]):
+        return None
+    return parts[1]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class DeviceRecord:
+    """One camera as the registry knows it."""
+
+    device: str
+    key_hash: str
+    created_at: str
+    name: str = ""
+    rotation: int = 0
+    revoked_at: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the device's key has been revoked."""
+        return self.revoked_at is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as stored in S3."""
+        document = asdict(self)
+        document["schema"] = 1
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> DeviceRecord:
+        """Parse a stored record, ignoring fields this version does not know."""
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in document.items() if k in known})
+
+
+class DeviceRegistry:
+    """Device records in S3, with a short read cache so the ingest costs no GET per upload.
+
+    The cache holds a record for ``cache_seconds``, so a revocation takes effect within that.
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        bucket: str,
+        *,
+        cache_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client_factory
+        self._bucket = bucket
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, DeviceRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, device: str, *, fresh: bool = False) -> DeviceRecord | None:
+        """The record of ``device``, or None; cached unless ``fresh``."""
+        layout.check_device_id(device)
+        now = self._clock()
+        if not fresh:
+            with self._lock:
+                cached = self._cache.get(device)
+            if cached is not None and now - cached[0] < self._cache_seconds:
+                return cached[1]
+        document = get_json(self._client(), self._bucket, layout.device_key(device))
+        record = None if document is None else DeviceRecord.from_json(document)
+        with self._lock:
+            self._cache[device] = (now, record)
+        return record
+
+    def add(
+        self, device: str, *, name: str = "", rotation: int = 0, replace: bool = False
+    ) -> tuple[DeviceRecord, str]:
+        """Register ``device`` and return its record and its key (shown once, never stored).
+
+        With ``replace``, an existing device gets a new key (rotation); its old key stops working.
+        """
+        layout.check_device_id(device)
+        if rotation not in ROTATIONS:
+            raise DeviceError(f"rotation must be one of {ROTATIONS}, not {rotation}")
+        key = new_key(device)
+        existing = self.get(device, fresh=True)
+        record = DeviceRecord(
+            device=device,
+            key_hash=hash_key(key),
+            created_at=_now(),
+            name=name or (existing.name if existing else ""),
+            rotation=rotation if existing is None or rotation else existing.rotation,
+            settings=existing.settings if existing else {},
+        )
+        client = self._client()
+        path = layout.device_key(device)
+        if replace:
+            put_json(client, self._bucket, path, record.to_json())
+        else:
+            if not put_json(client, self._bucket, path, record.to_json(), if_absent=True):
+                raise DeviceError(
+                    f"device {device!r} exists already; rotate its key with --rotate"
+                )
+        self._forget(device)
+        return record, key
+
+    def update(self, device: str, **changes: Any) -> DeviceRecord:
+        """Change a device's name, rotation or settings."""
+        record = self._require(device)
+        if "rotation" in changes and changes["rotation"] not in ROTATIONS:
+            raise DeviceError(f"rotation must be one of {ROTATIONS}, not {changes['rotation']}")
+        for name, value in changes.items():
+            if name not in {"name", "rotation", "settings"}:
+                raise DeviceError(f"cannot change {name!r}")
+            setattr(record, name, value)
+        put_json(self._client(), self._bucket, layout.device_key(device), record.to_json())
+        self._forget(device)
+        return record
+
+    def revoke(self, device: str) -> DeviceRecord:
+        """Revoke ``device``'s key; uploads with it get 403 once caches expire."""
+        record = self._require(device)
+        if record.revoked_at is None:
+            record.revoked_at = _now()
+            put_json(self._client(), self._bucket, layout.device_key(device), record.to_json())
+        self._forget(device)
+        return record
+
+    def list(self) -> list[DeviceRecord]:
+        """Every registered device, sorted by id."""
+        client = self._client()
+        records = []
+        for key in iter_keys(client, self._bucket, layout.DEVICES_PREFIX):
+            if not key.endswith(".json"):
+                continue
+            document = get_json(client, self._bucket, key)
+            if document is not None:
+                records.append(DeviceRecord.from_json(document))
+        return sorted(records, key=lambda record: record.device)
+
+    def authenticate(self, key: str | None, claimed_device: str | None = None) -> DeviceRecord:
+        """The device a key belongs to; raise AuthError (401 or 403) if it is refused."""
+        if not key:
+            raise AuthError("missing_key", 401, "send the device key as 'Authorization: Bearer …'")
+        device = device_of_key(key)
+        record = self.get(device) if device else None
+        if record is None or not hmac.compare_digest(record.key_hash, hash_key(key)):
+            raise AuthError("bad_key", 401, "the device key is not valid")
+        if record.revoked:
+            raise AuthError("revoked", 403, f"the key of device {record.device!r} is revoked")
+        if claimed_device is not None and claimed_device != record.device:
+            raise AuthError(
+                "device_mismatch", 403, "X-Device-Id does not match the device of the key"
+            )
+        return record
+
+    def _require(self, device: str) -> DeviceRecord:
+        record = self.get(device, fresh=True)
+        if record is None:
+            raise DeviceError(f"no device {device!r}")
+        return record
+
+    def _forget(self, device: str) -> None:
+        with self._lock:
+            self._cache.pop(device, None)

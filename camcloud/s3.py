@@ -1,0 +1,178 @@
+"""The S3 adapter: one lazily created client, put-if-absent, one-page listings, presigned URLs.
+
+Functions take the client as an argument so that the logic above them can be tested against
+moto and run unchanged on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from camcloud.settings import Settings
+
+# Errors S3 returns when a conditional write loses: the key exists (412), or a concurrent
+# conditional write to the same key is in flight (409).
+_PRECONDITION_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+_MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+def make_client(settings: Settings, **config: Any) -> Any:
+    """Create an S3 client for ``settings``: SigV4 (required for presigned URLs), path style
+    when an endpoint override is set (moto, MinIO), bounded timeouts and standard retries."""
+    options: dict[str, Any] = {
+        "signature_version": "s3v4",
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "retries": {"max_attempts": 3, "mode": "standard"},
+        "max_pool_connections": 32,
+    }
+    if settings.s3_endpoint:
+        options["s3"] = {"addressing_style": "path"}
+    options.update(config)
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        region_name=settings.region,
+        endpoint_url=settings.s3_endpoint,
+        config=Config(**options),
+    )
+
+
+class LazyClient:
+    """Creates the S3 client on first use (creating one costs ~90 ms), once, thread-safely."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """The client, created on the first call."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self._settings)
+        return self._client
+
+
+def error_code(exc: ClientError) -> str:
+    """The S3 error code of ``exc`` (``NoSuchKey``, ``PreconditionFailed``, …)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_missing(exc: ClientError) -> bool:
+    """Whether ``exc`` says the key does not exist."""
+    return error_code(exc) in _MISSING_CODES
+
+
+def put_if_absent(
+    client: Any,
+    bucket: str,
+    key: str,
+    body: bytes,
+    *,
+    content_type: str = "application/octet-stream",
+    metadata: dict[str, str] | None = None,
+) -> bool:
+    """Write ``key`` only if it does not exist yet (``If-None-Match: *``).
+
+    Returns True when this call created the object, False when it already existed.
+    """
+    try:
+        client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata=metadata or {},
+            IfNoneMatch="*",
+        )
+    except ClientError as exc:
+        if error_code(exc) in _PRECONDITION_CODES:
+            return False
+        raise
+    return True
+
+
+def get_bytes(client: Any, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None if it does not exist."""
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
+    return bytes(response["Body"].read())
+
+
+def get_json(client: Any, bucket: str, key: str) -> Any:
+    """The JSON document at ``key``, or None if it does not exist."""
+    body = get_bytes(client, bucket, key)
+    return None if body is None else json.loads(body)
+
+
+def put_json(
+    client: Any, bucket: str, key: str, document: Any, *, if_absent: bool = False
+) -> bool:
+    """Write ``document`` as JSON to ``key``; with ``if_absent``, only if the key is new.
+
+    Returns False when ``if_absent`` and the key existed, else True.
+    """
+    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    if if_absent:
+        return put_if_absent(client, bucket, key, body, content_type="application/json")
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return True
+
+
+@dataclass(frozen=True)
+class Page:
+    """One ListObjectsV2 page: its keys in S3 order and the key to start the next page after."""
+
+    keys: list[str]
+    next_start_after: str | None
+
+
+def list_page(
+    client: Any,
+    bucket: str,
+    prefix: str,
+    *,
+    start_after: str | None = None,
+    max_keys: int = 60,
+) -> Page:
+    """List at most ``max_keys`` keys under ``prefix`` after ``start_after``: one S3 call."""
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": max_keys}
+    if start_after:
+        params["StartAfter"] = start_after
+    response = client.list_objects_v2(**params)
+    keys = [item["Key"] for item in response.get("Contents", [])]
+    more = bool(response.get("IsTruncated")) and bool(keys)
+    return Page(keys=keys, next_start_after=keys[-1] if more else None)
+
+
+def iter_keys(client: Any, bucket: str, prefix: str) -> Any:
+    """Every key under ``prefix``, across as many listing pages as it takes."""
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield item["Key"]
+
+
+def presign_get(client: Any, bucket: str, key: str, ttl: int, **params: Any) -> str:
+    """A presigned GET URL for ``key`` valid for ``ttl`` seconds (computed locally, no S3 call)."""
+    return str(
+        client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": bucket, "Key": key, **params},
+            ExpiresIn=ttl,
+        )
+    )

@@ -1,0 +1,5 @@
+"""WSGI entry point for gunicorn: ``gunicorn gallery.wsgi:app``."""
+
+from gallery import create_app
+
+app = create_app()

@@ -1,0 +1,99 @@
+"""Storing a capture exactly once, whatever retries and races the devices produce."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from camcloud import layout
+from camcloud.records import object_metadata
+from camcloud.s3 import get_json, put_if_absent
+from camcloud.validation import CaptureTime
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A validated upload, ready to store."""
+
+    device: str
+    capture_id: str
+    body: bytes
+    sha256: str
+    time: CaptureTime
+    telemetry: dict[str, int | str]
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """Where a capture landed and whether this request created it."""
+
+    ref: layout.CaptureRef
+    created: bool
+
+
+def _iso(capture_time: CaptureTime) -> tuple[str, str]:
+    return (
+        capture_time.captured_at.isoformat(timespec="milliseconds"),
+        capture_time.received_at.isoformat(timespec="milliseconds"),
+    )
+
+
+class CaptureStore:
+    """Writes originals under ``raw/`` with put-if-absent, so a retry never makes a second one."""
+
+    def __init__(self, client_factory: Callable[[], Any], bucket: str) -> None:
+        self._client = client_factory
+        self._bucket = bucket
+
+    def store(self, capture: Capture) -> StoreResult:
+        """Store ``capture``; ``created`` is False when it was already there."""
+        ref = self.resolve_ref(capture)
+        captured_at, received_at = _iso(capture.time)
+        metadata = object_metadata(
+            capture_id=capture.capture_id,
+            captured_at=captured_at,
+            received_at=received_at,
+            clock=capture.time.clock,
+            sha256=capture.sha256,
+            size=len(capture.body),
+            telemetry=capture.telemetry,
+        )
+        created = put_if_absent(
+            self._client(),
+            self._bucket,
+            ref.raw_key,
+            capture.body,
+            content_type="image/jpeg",
+            metadata=metadata,
+        )
+        return StoreResult(ref=ref, created=created)
+
+    def resolve_ref(self, capture: Capture) -> layout.CaptureRef:
+        """The key this capture lands on, the same for every retry of it.
+
+        With the device's clock the key is deterministic. With the server's clock each retry
+        would get a new receive time, so the first request reserves the key under ``ids/``
+        (put-if-absent) and every later one reads the reservation back. A crash between the
+        reservation and the original leaves a reservation that the retry completes.
+        """
+        proposed = layout.CaptureRef.new(
+            capture.device, capture.time.captured_at_ms, capture.capture_id
+        )
+        if capture.time.clock == "device":
+            return proposed
+        client = self._client()
+        marker = layout.id_marker_key(capture.device, capture.capture_id)
+        reservation = json.dumps({"raw_key": proposed.raw_key}).encode()
+        if put_if_absent(
+            client, self._bucket, marker, reservation, content_type="application/json"
+        ):
+            return proposed
+        document = get_json(client, self._bucket, marker)
+        try:
+            reserved = layout.parse_key(str(document["raw_key"]))
+        except (TypeError, KeyError, layout.LayoutError):
+            # An unreadable reservation must not block the capture forever.
+            return proposed
+        return reserved

@@ -1,0 +1,5 @@
+"""WSGI entry point for gunicorn: ``gunicorn ingest.wsgi:app``."""
+
+from ingest import create_app
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""The thumbnailer Lambda function (S3 ObjectCreated/ObjectRemoved on raw/)."""
