@@ -1,0 +1,1 @@
+"""camcloud test suite."""
