@@ -56,6 +56,24 @@ def _log_level(text: str) -> str:
     return value
 
 
+def _cookie_secure(text: str) -> str:
+    value = text.strip().lower()
+    if value == "auto":
+        return value
+    return "on" if _bool(value) else "off"
+
+
+def _timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = text.strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+    return value
+
+
 def _setting(parse: Callable[[str], Any], default: Any = None, *, required: bool = False) -> Any:
     return field(default=default, metadata={"parse": parse, "required": required})
 
@@ -77,6 +95,11 @@ class Settings:
     secret_key: str | None = _setting(_text)
     gallery_login: bool = _setting(_bool, True)
     gallery_page_size: int = _setting(_positive_int, 60)
+    # Gallery: "auto" marks the session cookie Secure whenever the request came over HTTPS.
+    gallery_cookie_secure: str = _setting(_cookie_secure, "auto")
+    gallery_login_per_minute: float = _setting(_positive_float, 6.0)
+    gallery_login_burst: int = _setting(_positive_int, 5)
+    gallery_timezone: str = _setting(_timezone, "UTC")
     log_level: str = _setting(_log_level, "INFO")
 
     @classmethod
