@@ -1,0 +1,5 @@
+"""``python -m camcloud``: the camcloud command."""
+
+from camcloud.cli import main
+
+main()
