@@ -1,0 +1,43 @@
+// camcloud camera configuration. Copy this file to include/config.h (git-ignored) and fill it
+// in; the build refuses to start without config.h, so a device key never lands in git.
+#pragma once
+
+// ---- network ----------------------------------------------------------------------------------
+#define CAMCLOUD_WIFI_SSID "your-wifi"
+#define CAMCLOUD_WIFI_PASSWORD "your-wifi-password"
+// The ingest: `make run` prints it as "upload" (http://<your computer's LAN address>:8080/upload),
+// the AWS deployment as https://<elastic ip or name>/upload.
+#define CAMCLOUD_UPLOAD_URL "http://192.168.1.10:8080/upload"
+// Shown once by `camcloud devices add <name>` (and by `make run` for demo-cam).
+#define CAMCLOUD_DEVICE_KEY "paste-the-device-key-here"
+// Optional: the device id; the ingest checks it matches the key. "" leaves X-Device-Id out.
+#define CAMCLOUD_DEVICE_ID ""
+
+// For https:// URLs: the root CA that signed the ingest's certificate, in PEM. The camera trusts
+// this one root and nothing else; with an https:// URL and no CA it refuses to upload.
+// Let's Encrypt certificates chain to ISRG Root X1 (https://letsencrypt.org/certificates/).
+#define CAMCLOUD_ROOT_CA ""
+
+// ---- captures ---------------------------------------------------------------------------------
+#define CAMCLOUD_CAPTURE_INTERVAL_S 300  // 0: only on a trigger
+#define CAMCLOUD_IMAGE_MODE CAM_IMAGE_MODE_QXGA  // 2048x1536, the 3MP sensor's JPEG sweet spot
+#define CAMCLOUD_WARMUP_FRAMES 3         // discarded after power-up while auto exposure settles
+#define CAMCLOUD_TRIGGER_HTTP_PORT 80    // GET/POST http://<camera>/capture; 0: no local server
+#define CAMCLOUD_PIR_PIN -1              // GPIO of a PIR sensor's output (rising edge); -1: none
+#define CAMCLOUD_TRIGGER_MIN_GAP_S 5     // triggers closer together than this are merged
+
+// ---- hardware ---------------------------------------------------------------------------------
+// Chip select of the Arducam Mega; SCK/MISO/MOSI are the board's default SPI pins (README).
+#if defined(CONFIG_IDF_TARGET_ESP32S3)
+#define CAMCLOUD_CAMERA_CS_PIN 10
+#else
+#define CAMCLOUD_CAMERA_CS_PIN 5
+#endif
+
+// ---- reliability and power --------------------------------------------------------------------
+#define CAMCLOUD_PSRAM_RING_BYTES (2UL * 1024UL * 1024UL)  // failed frames kept for retry (PSRAM)
+#define CAMCLOUD_WATCHDOG_S 30           // reboot when the loop stalls this long
+#define CAMCLOUD_DEEP_SLEEP_S 0          // > 0: battery mode, sleep this long between captures
+#define CAMCLOUD_AWAKE_BUDGET_S 45       // battery mode: longest time awake per wake-up
+#define CAMCLOUD_NTP_SERVER "pool.ntp.org"
+#define CAMCLOUD_HOSTNAME "camcloud-cam"

@@ -1,0 +1,292 @@
+// camcloud camera firmware: ESP32 / ESP32-S3 + Arducam Mega 3MP on SPI, speaking the device
+// upload protocol of SPEC.md. Everything that can be tested on a PC lives in lib/camcloud_core;
+// this file wires it to the hardware.
+#include <Arduino.h>
+#include <WiFi.h>
+#include <WiFiClientSecure.h>
+#include <esp_sleep.h>
+#include <esp_system.h>
+#include <esp_task_wdt.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "app_config.h"
+#include "camcloud/capture_id.h"
+#include "camcloud/frame_ring.h"
+#include "camcloud/request.h"
+#include "camcloud/retry.h"
+#include "camcloud/upload.h"
+#include "camera.h"
+#include "identity.h"
+#include "status.h"
+#include "telemetry.h"
+#include "triggers.h"
+#include "wifi_connection.h"
+#include "wifi_link.h"
+
+namespace {
+
+// Before 2020 the clock has not heard from NTP yet: send no X-Captured-At rather than 1970.
+constexpr int64_t kEarliestPlausibleTime = 1577836800;
+constexpr uint32_t kResponseTimeoutMs = 20000;
+constexpr bool kBatteryMode = CAMCLOUD_DEEP_SLEEP_S > 0;
+
+// Battery mode: losses survive deep sleep so the next upload still reports them.
+RTC_DATA_ATTR uint32_t rtc_frames_lost = 0;
+
+CameraStatus g_status;
+camcloud::UploadUrl g_url;
+bool g_url_ok = false;
+Camera g_camera(CAMCLOUD_CAMERA_CS_PIN);
+bool g_camera_ok = false;
+WifiLink g_wifi(CAMCLOUD_WIFI_SSID, CAMCLOUD_WIFI_PASSWORD, CAMCLOUD_HOSTNAME);
+Identity g_identity;
+Triggers g_triggers(CAMCLOUD_TRIGGER_HTTP_PORT, CAMCLOUD_PIR_PIN,
+                    static_cast<uint32_t>(CAMCLOUD_TRIGGER_MIN_GAP_S) * 1000UL, g_status);
+// The upload's buffers (about 2 KiB, whatever the frame size) live here, not on the loop task's
+// stack.
+camcloud::Uploader g_uploader;
+camcloud::FrameRing g_ring(nullptr, 0);
+camcloud::RetryPolicy g_policy;
+WiFiClient g_plain_client;
+WiFiClientSecure g_tls_client;
+
+// Without PSRAM a frame stays in the camera's FIFO: it can wait there for the network as long
+// as none of it has been read (no new capture overwrites it meanwhile).
+struct FifoFrame {
+    bool waiting;
+    char capture_id[camcloud::kCaptureIdSize];
+    int64_t captured_at;
+    uint32_t size;
+    uint32_t attempts;
+};
+FifoFrame g_fifo = {};
+
+uint32_t g_next_capture_ms = 0;
+uint32_t g_next_upload_ms = 0;
+uint32_t g_awake_until_ms = 0;
+bool g_wake_capture_done = false;
+
+int64_t now_unix() {
+    time_t now = time(nullptr);
+    return static_cast<int64_t>(now) >= kEarliestPlausibleTime ? static_cast<int64_t>(now) : -1;
+}
+
+bool reached(uint32_t now_ms, uint32_t at_ms) { return static_cast<int32_t>(now_ms - at_ms) >= 0; }
+
+void update_waiting() {
+    g_status.frames_waiting = static_cast<uint32_t>(g_ring.count()) + (g_fifo.waiting ? 1U : 0U);
+}
+
+void count_lost(uint32_t frames, const char* why) {
+    g_status.frames_lost += frames;
+    CAMCLOUD_LOG("lost %lu frame(s): %s (lost since boot: %lu)", static_cast<unsigned long>(frames),
+                 why, static_cast<unsigned long>(g_status.frames_lost));
+}
+
+void capture_frame(const char* reason) {
+    if (!g_camera_ok) return;
+    if (g_fifo.waiting) {
+        CAMCLOUD_LOG("capture skipped (%s): the last frame still waits in the camera", reason);
+        return;
+    }
+    uint32_t size = g_camera.capture();
+    if (size == 0) {
+        CAMCLOUD_LOG("camera: capture failed");
+        return;
+    }
+    ++g_status.captures;
+    char id[camcloud::kCaptureIdSize];
+    g_identity.next_capture_id(id, sizeof id);
+    int64_t captured_at = now_unix();
+    CAMCLOUD_LOG("capture %s: %lu bytes (%s)", id, static_cast<unsigned long>(size), reason);
+
+    uint32_t evicted = 0;
+    uint8_t* slot = g_ring.reserve(size, id, captured_at, &evicted);
+    if (evicted > 0) count_lost(evicted, "PSRAM full, oldest dropped");
+    if (slot != nullptr) {
+        // FIFO -> PSRAM in SPI bursts of at most 255 bytes; uploads and retries read PSRAM.
+        CameraFifoSource fifo(g_camera.device());
+        uint32_t copied = 0;
+        while (copied < size) {
+            uint32_t left = size - copied;
+            uint8_t n = fifo.read(slot + copied, left < camcloud::kMaxSourceRead
+                                                     ? static_cast<uint8_t>(left)
+                                                     : camcloud::kMaxSourceRead);
+            if (n == 0) break;
+            copied += n;
+        }
+        if (copied == size) {
+            g_ring.commit();
+        } else {
+            count_lost(1, "the camera's FIFO ended early");
+        }
+    } else {
+        g_fifo.waiting = true;
+        std::strncpy(g_fifo.capture_id, id, sizeof g_fifo.capture_id - 1);
+        g_fifo.captured_at = captured_at;
+        g_fifo.size = size;
+        g_fifo.attempts = 0;
+    }
+    update_waiting();
+}
+
+void upload_next() {
+    camcloud::StoredFrame* kept = g_ring.oldest();
+    if ((kept == nullptr && !g_fifo.waiting) || !g_url_ok) return;
+
+    camcloud::MemoryFrameSource memory(kept != nullptr ? g_ring.data(*kept) : nullptr,
+                                       kept != nullptr ? kept->size : 0);
+    CameraFifoSource fifo(g_camera.device());
+    camcloud::FrameSource& source =
+        kept != nullptr ? static_cast<camcloud::FrameSource&>(memory) : fifo;
+    uint32_t& attempts = kept != nullptr ? kept->attempts : g_fifo.attempts;
+    const char* capture_id = kept != nullptr ? kept->capture_id : g_fifo.capture_id;
+
+    camcloud::Telemetry telemetry = collect_telemetry(g_status);
+    camcloud::UploadRequest request;
+    request.url = &g_url;
+    request.device_key = CAMCLOUD_DEVICE_KEY;
+    request.device_id = CAMCLOUD_DEVICE_ID;
+    request.capture_id = capture_id;
+    request.captured_at = kept != nullptr ? kept->captured_at : g_fifo.captured_at;
+    request.content_length = kept != nullptr ? kept->size : g_fifo.size;
+    request.user_agent = "camcloud-firmware/" CAMCLOUD_FIRMWARE_VERSION;
+    request.telemetry = &telemetry;
+
+    WiFiClient& client = g_url.tls ? static_cast<WiFiClient&>(g_tls_client) : g_plain_client;
+    WifiConnection connection(client, kResponseTimeoutMs);
+    uint32_t started = millis();
+    camcloud::UploadResult result = g_uploader.upload(connection, source, request, now_unix());
+    camcloud::Decision decision =
+        camcloud::decide(g_policy, attempts, result.error, result.status, result.retry_after_s,
+                         result.body.duplicate, esp_random());
+    g_status.last_status = result.status;
+    CAMCLOUD_LOG("upload %s attempt %lu: %s %d%s%s -> %s (%lu ms)", capture_id,
+                 static_cast<unsigned long>(attempts + 1),
+                 camcloud::transport_error_name(result.error), result.status,
+                 result.body.error[0] != '\0' ? " " : "", result.body.error,
+                 camcloud::verdict_name(decision.verdict),
+                 static_cast<unsigned long>(millis() - started));
+
+    if (decision.verdict == camcloud::Verdict::retry) {
+        ++attempts;
+        g_next_upload_ms = millis() + decision.delay_ms;
+        CAMCLOUD_LOG("next attempt in %lu s", static_cast<unsigned long>(decision.delay_ms / 1000));
+        if (kept == nullptr && result.source_bytes > 0) {
+            // The FIFO has been read: there is nothing left to send again.
+            g_fifo.waiting = false;
+            count_lost(1, "upload failed and the board has no PSRAM to keep the frame");
+        }
+    } else {
+        if (decision.verdict == camcloud::Verdict::give_up) {
+            ++g_status.frames_rejected;
+        } else {
+            ++g_status.uploaded;
+        }
+        if (kept != nullptr) {
+            g_ring.pop_oldest();
+        } else {
+            g_fifo.waiting = false;
+        }
+        g_next_upload_ms = millis();  // drain what waits in PSRAM without delay
+    }
+    update_waiting();
+}
+
+[[noreturn]] void go_to_sleep() {
+    if (g_status.frames_waiting > 0) count_lost(g_status.frames_waiting, "deep sleep clears PSRAM");
+    rtc_frames_lost = g_status.frames_lost;
+    CAMCLOUD_LOG("sleeping %lu s", static_cast<unsigned long>(CAMCLOUD_DEEP_SLEEP_S));
+    Serial.flush();
+    g_camera.device().lowPowerOn();
+    esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(CAMCLOUD_DEEP_SLEEP_S) * 1000000ULL);
+    if (CAMCLOUD_PIR_PIN >= 0) {
+        esp_sleep_enable_ext0_wakeup(static_cast<gpio_num_t>(CAMCLOUD_PIR_PIN), 1);
+    }
+    esp_deep_sleep_start();
+}
+
+}  // namespace
+
+void setup() {
+    Serial.begin(115200);
+    esp_reset_reason_t reset = esp_reset_reason();
+    g_status.reset_reason = reset_reason_name(reset);
+    bool woke = reset == ESP_RST_DEEPSLEEP;
+
+    // The core may have started the task watchdog already; either way the loop task joins it.
+    esp_task_wdt_init(CAMCLOUD_WATCHDOG_S, true);
+    esp_task_wdt_add(nullptr);
+
+    g_wifi.begin();
+    g_identity.begin(woke);
+    g_status.boot_count = g_identity.boot_count();
+    if (kBatteryMode) g_status.frames_lost = rtc_frames_lost;
+    CAMCLOUD_LOG("boot %lu, reset reason %s, firmware %s",
+                 static_cast<unsigned long>(g_status.boot_count), g_status.reset_reason,
+                 CAMCLOUD_FIRMWARE_VERSION);
+
+    g_url_ok = camcloud::parse_upload_url(CAMCLOUD_UPLOAD_URL, g_url);
+    if (!g_url_ok) CAMCLOUD_LOG("config: CAMCLOUD_UPLOAD_URL is not an http(s):// URL");
+    if (g_url_ok && g_url.tls) {
+        if (std::strlen(CAMCLOUD_ROOT_CA) == 0) {
+            CAMCLOUD_LOG("config: https:// needs CAMCLOUD_ROOT_CA; not uploading");
+            g_url_ok = false;
+        } else {
+            g_tls_client.setCACert(CAMCLOUD_ROOT_CA);
+        }
+    }
+
+    if (psramFound()) {
+        void* arena = ps_malloc(CAMCLOUD_PSRAM_RING_BYTES);
+        if (arena != nullptr) {
+            g_ring = camcloud::FrameRing(static_cast<uint8_t*>(arena),
+                                         static_cast<uint32_t>(CAMCLOUD_PSRAM_RING_BYTES));
+        }
+        CAMCLOUD_LOG("psram: %lu bytes, %s", static_cast<unsigned long>(ESP.getPsramSize()),
+                     arena != nullptr ? "failed frames are kept for retry" : "ring allocation failed");
+    } else {
+        CAMCLOUD_LOG("psram: none, a frame whose upload fails after sending starts is lost");
+    }
+
+    g_policy.base_ms = 2000;
+    g_policy.cap_ms = kBatteryMode ? 8000 : 5UL * 60UL * 1000UL;
+    g_policy.max_attempts = kBatteryMode ? 4 : 0;
+
+    g_camera_ok = g_camera.begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
+    if (!kBatteryMode) g_triggers.begin();
+    g_next_capture_ms = millis();  // the first capture right away
+    g_awake_until_ms = millis() + static_cast<uint32_t>(CAMCLOUD_AWAKE_BUDGET_S) * 1000UL;
+}
+
+void loop() {
+    esp_task_wdt_reset();
+    uint32_t now = millis();
+    g_wifi.poll(now);
+    if (g_wifi.take_connected_event()) configTime(0, 0, CAMCLOUD_NTP_SERVER);
+
+    const char* reason = nullptr;
+    if (kBatteryMode) {
+        if (!g_wake_capture_done) reason = "wake";
+        g_wake_capture_done = true;
+    } else {
+        g_triggers.poll();
+        reason = g_triggers.take(now);
+        if (reason == nullptr && CAMCLOUD_CAPTURE_INTERVAL_S > 0 && reached(now, g_next_capture_ms)) {
+            reason = "interval";
+        }
+    }
+    if (reason != nullptr) {
+        capture_frame(reason);
+        g_next_capture_ms = now + static_cast<uint32_t>(CAMCLOUD_CAPTURE_INTERVAL_S) * 1000UL;
+    }
+
+    if (g_wifi.connected() && reached(now, g_next_upload_ms)) upload_next();
+
+    if (kBatteryMode && (g_status.frames_waiting == 0 || reached(millis(), g_awake_until_ms))) {
+        go_to_sleep();
+    }
+    delay(10);
+}
