@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,20 +24,24 @@ class JpegError(ValueError):
         self.code = code
 
 
-def jpeg_length(data: bytes | bytearray | memoryview) -> int:
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+
+
+def jpeg_length(data: Buffer) -> int:
     """Length of the JPEG at the start of ``data``, up to and including its end-of-image marker.
 
     Walks the marker segments rather than searching for the last ``FF D9``: EXIF thumbnails
     embed their own end marker, and SPI FIFO padding after the image may contain anything.
+    ``data`` may be an ``mmap`` of a spooled upload: it is read in place, never copied.
     Raises JpegError(``empty`` | ``not_jpeg`` | ``truncated``).
     """
-    view = memoryview(data)
-    size = len(view)
+    # bytes, bytearray and mmap index to ints and have find(): walk them without a copy.
+    raw: bytes | bytearray | mmap.mmap = bytes(data) if isinstance(data, memoryview) else data
+    size = len(raw)
     if size == 0:
         raise JpegError("empty", "the body is empty")
-    if bytes(view[:2]) != SOI:
+    if size < 2 or raw[0] != 0xFF or raw[1] != 0xD8:
         raise JpegError("not_jpeg", "the body is not a JPEG (no start-of-image marker)")
-    raw = bytes(view) if not isinstance(data, bytes) else data
     pos = 2
     while True:
         # Find the next marker: 0xFF, optional 0xFF fill bytes, then a marker code.
@@ -66,7 +71,7 @@ def jpeg_length(data: bytes | bytearray | memoryview) -> int:
             pos = _skip_entropy_coded(raw, pos, size)
 
 
-def _skip_entropy_coded(raw: bytes, pos: int, size: int) -> int:
+def _skip_entropy_coded(raw: bytes | bytearray | mmap.mmap, pos: int, size: int) -> int:
     """Return the offset of the marker that ends the scan data starting at ``pos``."""
     while True:
         pos = raw.find(b"\xff", pos)

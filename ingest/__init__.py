@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from typing import Any
 
 from flask import Flask, jsonify
@@ -9,29 +11,74 @@ from werkzeug.exceptions import HTTPException
 
 from camcloud.devices import DeviceRegistry
 from camcloud.ratelimit import RateLimiter
-from camcloud.s3 import LazyClient
+from camcloud.s3 import LazyClient, make_client
 from camcloud.settings import Settings
+from ingest import logs
+from ingest.health import S3Health
+from ingest.metrics import Metrics
+from ingest.spool import Drainer, Spool
 from ingest.store import CaptureStore
+
+# S3 calls on the upload path fail fast, so that during an outage an upload is spooled well
+# within the 5 s an ESP32 HTTPClient waits for an answer; the spool is the real retry.
+S3_CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 1.0,
+    "read_timeout": 2.0,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+    "max_pool_connections": 24,
+}
+
+
+class _IngestClient(LazyClient):
+    """The lazily created S3 client, with the ingest's short timeouts."""
+
+    def get(self) -> Any:
+        """The client, created on the first call."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self._settings, **S3_CLIENT_CONFIG)
+        return self._client
 
 
 def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
     """Build the ingest app; settings default to the ``CAMCLOUD_*`` environment."""
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_level)
     app = Flask(__name__)
-    s3 = LazyClient(settings, client)
+    s3 = _IngestClient(settings, client)
+    store = CaptureStore(s3.get, settings.bucket)
+    spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+    usable = spool.prepare()
+    metrics = Metrics(spool.metrics_dir if usable else None)
+    health = S3Health(s3.get, settings.bucket)
+
+    def drained(capture: Any, created: bool) -> None:
+        metrics.drained(created)
+
+    drainer = Drainer(spool, store, on_drained=drained, on_tick=metrics.flush,
+                      on_s3=health.record)
     app.extensions["camcloud"] = {
         "settings": settings,
         "s3": s3,
         "registry": DeviceRegistry(
             s3.get, settings.bucket, cache_seconds=settings.key_cache_seconds
         ),
-        "store": CaptureStore(s3.get, settings.bucket),
+        "store": store,
         "limiter": RateLimiter(settings.rate_per_minute, settings.rate_burst),
+        "spool": spool,
+        "drainer": drainer,
+        "metrics": metrics,
+        "health": health,
+        # Large bodies are received into files next to the spool, so spooling one is a rename.
+        "tmp_dir": str(spool.tmp_dir) if usable else tempfile.gettempdir(),
     }
 
-    from ingest.upload import bp
+    from ingest.ops import bp as ops_bp
+    from ingest.upload import bp as upload_bp
 
-    app.register_blueprint(bp)
+    app.register_blueprint(upload_bp)
+    app.register_blueprint(ops_bp)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -40,4 +87,11 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
         response = jsonify(error=code, message=exc.description or exc.name)
         return response, exc.code or 500
 
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> Any:
+        """A bug, never the request's fault: logged with its traceback, answered as JSON."""
+        logs.event("internal_error", logging.ERROR, exc_info=True, error=repr(exc)[:300])
+        return jsonify(error="internal", message="internal error; retry later"), 500
+
+    drainer.start()
     return app

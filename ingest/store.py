@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +21,19 @@ class Capture:
 
     device: str
     capture_id: str
-    body: bytes
     sha256: str
+    size: int
     time: CaptureTime
     telemetry: dict[str, int | str]
+    body: bytes | None = None
+    path: str | None = None
+
+    def open_payload(self) -> Any:
+        """The bytes, or an open file of them (the caller closes it)."""
+        if self.body is not None:
+            return self.body
+        assert self.path is not None
+        return open(self.path, "rb")  # noqa: SIM115 - closed by the caller
 
 
 @dataclass(frozen=True)
@@ -43,12 +54,24 @@ def _iso(capture_time: CaptureTime) -> tuple[str, str]:
 class CaptureStore:
     """Writes originals under ``raw/`` with put-if-absent, so a retry never makes a second one."""
 
-    def __init__(self, client_factory: Callable[[], Any], bucket: str) -> None:
+    def __init__(self, client_factory: Callable[[], Any], bucket: str, stripes: int = 64) -> None:
         self._client = client_factory
         self._bucket = bucket
+        # Concurrent retries of one capture in this process go one at a time, so the second
+        # sees the first's object; across processes S3's conditional writes settle it.
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def lock_for(self, device: str, capture_id: str) -> threading.Lock:
+        """The lock that serialises work on ``(device, capture_id)`` in this process."""
+        index = zlib.crc32(f"{device}/{capture_id}".encode()) % len(self._locks)
+        return self._locks[index]
 
     def store(self, capture: Capture) -> StoreResult:
         """Store ``capture``; ``created`` is False when it was already there."""
+        with self.lock_for(capture.device, capture.capture_id):
+            return self._store(capture)
+
+    def _store(self, capture: Capture) -> StoreResult:
         ref = self.resolve_ref(capture)
         captured_at, received_at = _iso(capture.time)
         metadata = object_metadata(
@@ -57,17 +80,22 @@ class CaptureStore:
             received_at=received_at,
             clock=capture.time.clock,
             sha256=capture.sha256,
-            size=len(capture.body),
+            size=capture.size,
             telemetry=capture.telemetry,
         )
-        created = put_if_absent(
-            self._client(),
-            self._bucket,
-            ref.raw_key,
-            capture.body,
-            content_type="image/jpeg",
-            metadata=metadata,
-        )
+        payload = capture.open_payload()
+        try:
+            created = put_if_absent(
+                self._client(),
+                self._bucket,
+                ref.raw_key,
+                payload,
+                content_type="image/jpeg",
+                metadata=metadata,
+            )
+        finally:
+            if hasattr(payload, "close"):
+                payload.close()
         return StoreResult(ref=ref, created=created)
 
     def resolve_ref(self, capture: Capture) -> layout.CaptureRef:

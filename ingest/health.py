@@ -1,0 +1,66 @@
+"""What the ingest knows about S3's health: a short circuit breaker and a cached probe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+
+class S3Health:
+    """Remembers recent S3 failures so uploads go straight to the spool during an outage.
+
+    After a failed write the breaker stays open for ``open_seconds``: uploads are spooled at
+    once instead of each waiting for S3's timeouts (a camera gives up after 5 s). Then the
+    next upload tries S3 again; a success, on the upload path or in the drainer, closes it.
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        bucket: str,
+        *,
+        open_seconds: float = 2.0,
+        probe_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client_factory
+        self._bucket = bucket
+        self.open_seconds = open_seconds
+        self.probe_seconds = probe_seconds
+        self._clock = clock
+        self._failed_at: float | None = None
+        self._probe: tuple[float, bool, str] | None = None
+        self._lock = threading.Lock()
+
+    def record(self, ok: bool) -> None:
+        """Note the outcome of an S3 call."""
+        with self._lock:
+            self._failed_at = None if ok else self._clock()
+
+    def should_try(self) -> bool:
+        """Whether an upload should try S3 now (the breaker is closed or half-open)."""
+        failed_at = self._failed_at
+        return failed_at is None or self._clock() - failed_at >= self.open_seconds
+
+    def probe(self) -> tuple[bool, str]:
+        """(reachable, detail): a HeadBucket, cached for ``probe_seconds``."""
+        now = self._clock()
+        with self._lock:
+            cached = self._probe
+        if cached is not None and now - cached[0] < self.probe_seconds:
+            return cached[1], cached[2]
+        try:
+            self._client().head_bucket(Bucket=self._bucket)
+            result = (True, "ok")
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "error"))
+            result = (False, f"S3 answered {code}")
+        except BotoCoreError as exc:
+            result = (False, type(exc).__name__)
+        with self._lock:
+            self._probe = (now, *result)
+        return result

@@ -1,0 +1,48 @@
+"""Structured logs: one JSON object per line, with the fields a person searches by."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+LOGGER_NAME = "camcloud.ingest"
+log = logging.getLogger(LOGGER_NAME)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line: time, level, event, then the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as JSON."""
+        document: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": getattr(record, "event", None) or record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            document.update(fields)
+        elif getattr(record, "event", None):
+            document["message"] = record.getMessage()
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, default=str, separators=(",", ":"))
+
+
+def configure(level: str) -> None:
+    """Send the ingest's logs to stderr as JSON lines (once per process)."""
+    log.setLevel(level)
+    if not any(isinstance(h.formatter, JsonFormatter) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        log.addHandler(handler)
+
+
+def event(name: str, level: int = logging.INFO, exc_info: bool = False, **fields: Any) -> None:
+    """Log the event ``name`` with ``fields``."""
+    if log.isEnabledFor(level):
+        log.log(level, name, extra={"event": name, "fields": fields}, exc_info=exc_info)
