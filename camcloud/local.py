@@ -136,6 +136,9 @@ class LocalStack:
             "CAMCLOUD_REGION": LOCAL_REGION,
             "CAMCLOUD_SPOOL_DIR": str(self.workdir / "spool"),
             "CAMCLOUD_SECRET_KEY": secrets.token_urlsafe(32),
+            # A developer's simulator bursts far beyond a real camera's pace.
+            "CAMCLOUD_RATE_PER_MINUTE": "1200",
+            "CAMCLOUD_RATE_BURST": "200",
             **self._env,
             "CAMCLOUD_S3_ENDPOINT": endpoint,
         }
