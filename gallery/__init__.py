@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 
+from camcloud.ratelimit import RateLimiter
 from camcloud.s3 import LazyClient
 from camcloud.settings import Settings, SettingsError
 from camcloud.users import UserStore
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed session cookie, marked Secure as CAMCLOUD_GALLERY_COOKIE_SECURE says."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """``on``/``off`` as set; ``auto``: Secure whenever the browser reached us over HTTPS."""
+        mode = app.extensions["camcloud"]["settings"].gallery_cookie_secure
+        if mode in ("on", "off"):
+            return bool(mode == "on")
+        # Behind the reverse proxy the request is plain HTTP; its X-Forwarded-Proto tells.
+        # Trusting it is harmless here: it can only make the cookie stricter.
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return bool(request.is_secure or forwarded == "https")
+
+
 def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
     """Build the gallery app; settings default to the ``CAMCLOUD_*`` environment."""
+    from gallery.pages import Gallery
+
     settings = settings or Settings.from_env()
     if settings.gallery_login and not settings.secret_key:
         raise SettingsError(
@@ -24,12 +43,20 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="camcloud_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+        # Static files change only with the code; an hour of caching is plenty.
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )
+    app.session_interface = _SessionInterface()
     s3 = LazyClient(settings, client)
     app.extensions["camcloud"] = {
         "settings": settings,
         "s3": s3,
         "users": UserStore(s3.get, settings.bucket),
+        "gallery": Gallery(settings, s3.get),
+        "login_limiter": RateLimiter(
+            settings.gallery_login_per_minute, settings.gallery_login_burst
+        ),
     }
 
     from gallery import auth, views

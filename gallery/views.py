@@ -1,95 +1,187 @@
-"""Timeline pages: one ListObjectsV2 call each, thumbnails presigned locally."""
+"""Gallery pages and their JSON helpers: parse the request, call one function, render."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import time
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
 
-from camcloud import layout
-from camcloud.s3 import list_page, presign_get
-from gallery.auth import login_required
+from gallery import listing, pages
+from gallery.auth import check_csrf, login_required
 
 bp = Blueprint("views", __name__)
 
-
-@dataclass(frozen=True)
-class Tile:
-    """One capture in the grid."""
-
-    ref: layout.CaptureRef
-    captured_at: datetime
-    thumb_url: str
-    preview_url: str
+_JSON_ERRORS = {400: "bad_request", 401: "login_required", 404: "not_found",
+                405: "method_not_allowed", 429: "rate_limited", 503: "storage_unavailable"}
 
 
-def _ctx() -> dict[str, Any]:
-    return current_app.extensions["camcloud"]  # type: ignore[no-any-return]
+def _gallery() -> pages.Gallery:
+    return current_app.extensions["camcloud"]["gallery"]  # type: ignore[no-any-return]
 
 
-def _tiles(keys: list[str]) -> list[Tile]:
-    settings = _ctx()["settings"]
-    client = _ctx()["s3"].get()
-    tiles = []
-    for key in keys:
-        try:
-            ref = layout.parse_key(key)
-        except layout.LayoutError:
-            continue
-        tiles.append(
-            Tile(
-                ref=ref,
-                captured_at=datetime.fromtimestamp(ref.captured_at_ms / 1000, UTC),
-                thumb_url=presign_get(client, settings.bucket, ref.thumb_key, settings.presign_ttl),
-                preview_url=presign_get(
-                    client, settings.bucket, ref.preview_key, settings.presign_ttl
-                ),
-            )
-        )
-    return tiles
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _group_by_day(tiles: list[Tile]) -> list[tuple[str, list[Tile]]]:
-    days: list[tuple[str, list[Tile]]] = []
-    for tile in tiles:
-        day = tile.captured_at.strftime("%A %d %B %Y")
-        if not days or days[-1][0] != day:
-            days.append((day, []))
-        days[-1][1].append(tile)
-    return days
+def _error(status: int, message: str) -> Any:
+    if _wants_json():
+        response = jsonify(error=_JSON_ERRORS.get(status, "error"), message=message)
+        response.status_code = status
+        return response
+    return render_template("error.html", status=status, message=message), status
 
 
-def _page(prefix: str, device: str | None) -> Any:
-    settings = _ctx()["settings"]
-    after = request.args.get("after") or None
-    if after is not None and not after.startswith(prefix):
-        abort(400, "bad cursor")
-    page = list_page(
-        _ctx()["s3"].get(), settings.bucket, prefix,
-        start_after=after, max_keys=settings.gallery_page_size,
+@bp.app_errorhandler(listing.BadRequest)
+def bad_request(exc: listing.BadRequest) -> Any:
+    """A cursor, date or id the gallery cannot use: 400 with a way back."""
+    return _error(400, str(exc))
+
+
+@bp.app_errorhandler(pages.NotFound)
+def not_found(exc: pages.NotFound) -> Any:
+    """A capture or camera that does not exist: 404."""
+    return _error(404, str(exc))
+
+
+@bp.app_errorhandler(ClientError)
+@bp.app_errorhandler(BotoCoreError)
+def storage_unavailable(exc: Exception) -> Any:
+    """S3 refused or is unreachable: say so instead of a bare 500."""
+    current_app.logger.exception("S3 call failed")
+    return _error(503, "The photo storage did not answer. Try again in a moment.")
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    """Every other HTTP error as a friendly page (or JSON for the page's scripts)."""
+    return _error(exc.code or 500, exc.description or exc.name)
+
+
+@bp.after_app_request
+def security_headers(response: Any) -> Any:
+    """A strict CSP (own scripts, images from the bucket only), no referrer for S3 links."""
+    signer = _gallery()._presigner
+    images = f"'self' data: {signer.origin}" if signer is not None else "'self' data:"
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     )
-    tiles = _tiles(page.keys)
-    return render_template(
-        "timeline.html", days=_group_by_day(tiles), tiles=tiles, device=device,
-        next_after=page.next_start_after,
-    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Presigned URLs must not leak to other sites through the Referer header.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html" or response.mimetype == "application/json":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 @bp.get("/")
 @login_required
 def timeline() -> Any:
-    """All cameras, newest first."""
-    return _page(layout.META_PREFIX, None)
+    """All cameras, newest first; ``?after=`` pages on, ``?date=`` jumps to a day."""
+    page = pages.timeline(_gallery(), None, request.args.get("after"), request.args.get("date"))
+    return render_template("timeline.html", page=page)
 
 
 @bp.get("/camera/<device>")
 @login_required
 def camera(device: str) -> Any:
     """One camera, newest first."""
-    try:
-        prefix = layout.device_thumb_prefix(device)
-    except layout.LayoutError:
-        abort(404)
-    return _page(prefix, device)
+    page = pages.timeline(_gallery(), device, request.args.get("after"), request.args.get("date"))
+    return render_template("timeline.html", page=page)
+
+
+@bp.get("/camera/<device>/live")
+@login_required
+def live(device: str) -> Any:
+    """One camera's newest capture, refreshing itself."""
+    return render_template("live.html", latest=pages.latest(_gallery(), device))
+
+
+@bp.get("/api/camera/<device>/latest")
+@login_required
+def latest_json(device: str) -> Any:
+    """The newest capture of a camera with fresh URLs (the live view polls this)."""
+    return jsonify(pages.latest(_gallery(), device))
+
+
+@bp.get("/cameras")
+@login_required
+def cameras() -> Any:
+    """Every camera's health: latest image, last seen, uploads per hour, telemetry, errors."""
+    return render_template("cameras.html", cameras=pages.cameras(_gallery()), now=time.time())
+
+
+@bp.get("/capture/<capture_id>")
+@login_required
+def capture(capture_id: str) -> Any:
+    """One capture on its own page (what the lightbox shows, without JavaScript)."""
+    detail = pages.capture(_gallery(), listing.parse_capture_id(capture_id))
+    return render_template("capture.html", capture=detail, back=_back())
+
+
+@bp.get("/capture/<capture_id>/panel")
+@login_required
+def capture_panel(capture_id: str) -> Any:
+    """The lightbox's metadata panel for one capture (an HTML fragment)."""
+    detail = pages.capture(_gallery(), listing.parse_capture_id(capture_id))
+    return render_template("_panel.html", capture=detail, back=_back())
+
+
+@bp.get("/capture/<capture_id>/download")
+@login_required
+def download(capture_id: str) -> Any:
+    """Redirect to a fresh presigned URL that saves the original."""
+    url = pages.download_url(_gallery(), listing.parse_capture_id(capture_id))
+    return redirect(url, code=303)
+
+
+@bp.post("/capture/<capture_id>/delete")
+@login_required
+def delete(capture_id: str) -> Any:
+    """Delete a capture: the original, its thumbnail, preview and record."""
+    check_csrf()
+    ref = listing.parse_capture_id(capture_id)
+    pages.delete_capture(_gallery(), ref)
+    if _wants_json():
+        return jsonify(deleted=ref.id)
+    return redirect(_back(), code=303)
+
+
+@bp.get("/api/links")
+@login_required
+def fresh_links() -> Any:
+    """Fresh thumbnail and preview URLs for the captures on a page (``?id=…&id=…``)."""
+    return jsonify(pages.fresh_links(_gallery(), request.args.getlist("id")))
+
+
+@bp.get("/api/capture/<capture_id>/check")
+@login_required
+def check(capture_id: str) -> Any:
+    """Why an image failed to load, with fresh URLs to try again."""
+    return jsonify(pages.check_capture(_gallery(), listing.parse_capture_id(capture_id)))
+
+
+@bp.app_template_filter("filesize")
+def filesize(size: Any) -> str:
+    """``153.2 KB``."""
+    return listing.human_bytes(size)
+
+
+def _back() -> str:
+    # Only same-site paths: a crafted ?next= must not send the user elsewhere.
+    target = request.values.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("views.timeline")
