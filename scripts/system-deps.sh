@@ -9,6 +9,7 @@ declare -A need=(
   [cmake]=cmake
   [shellcheck]=shellcheck
   [systemd-analyze]=systemd
+  [curl]=curl
 )
 missing=()
 for cmd in "${!need[@]}"; do
