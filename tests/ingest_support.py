@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from camcloud.devices import DeviceRegistry
 from camcloud.s3 import make_client
@@ -105,6 +105,13 @@ def new_bucket(endpoint: str, spool_dir: Path, **overrides: Any) -> Bucket:
     return Bucket(settings, client, DeviceRegistry(lambda: client, name))
 
 
+class QuietHandler(WSGIRequestHandler):
+    """The development server's handler without a log line per request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Say nothing: the ingest logs every upload itself."""
+
+
 class LiveIngest:
     """The ingest app served over real HTTP (werkzeug, threaded) on a free loopback port."""
 
@@ -112,7 +119,8 @@ class LiveIngest:
         from ingest import create_app
 
         self.app = create_app(settings, client)
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True,
+                                  request_handler=QuietHandler)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
