@@ -73,7 +73,8 @@ def local(port: int | None, workdir: str) -> None:
     from camcloud.local import LocalStack, run_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if port is None:
         try:
             port = int(os.environ.get("PORT", "8080"))
