@@ -84,7 +84,12 @@ def build_record(
     error: str | None = None,
     error_code: str | None = None,
 ) -> dict[str, Any]:
-    """The metadata record of a capture; ``error`` set means ``status: "error"``."""
+    """The metadata record of a capture; ``error`` set means ``status: "error"``.
+
+    ``keys`` always names a thumbnail and a preview: for a bad original they are placeholder
+    tiles saying why, so the gallery, which derives those keys from listings, never shows a
+    broken image.
+    """
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "device": ref.device,
@@ -97,7 +102,7 @@ def build_record(
         "width": width,
         "height": height,
         "orientation": orientation,
-        "keys": {"raw": ref.raw_key, "thumb": None, "preview": None},
+        "keys": {"raw": ref.raw_key, "thumb": ref.thumb_key, "preview": ref.preview_key},
         "exif": dict(exif or {}),
         "quality": dict(quality or {}),
         "telemetry": dict(stored.get("telemetry") or {}),
@@ -107,6 +112,4 @@ def build_record(
         "processed_at": processed_at,
         "processor": processor,
     }
-    if not error:
-        record["keys"].update(thumb=ref.thumb_key, preview=ref.preview_key)
     return record

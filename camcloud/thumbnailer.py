@@ -1,13 +1,24 @@
 """The thumbnailer's logic: S3 event batch in, thumbnail + preview + metadata record out.
 
-Shared by the Lambda handler (``lambdas/thumbnailer/app.py``) and the local stack's worker, so
-both run the same code on the same event shape.
+Shared by the Lambda handler (``lambdas/thumbnailer/app.py``), the local stack's worker and
+``camcloud reprocess``, so all three run the same code on the same event shape.
+
+S3 delivers events at least once and in no particular order, so every step is idempotent and
+checks the original rather than trusting the event:
+
+- a created event renders whatever the original is *now*, and overwrites the same three keys;
+- a created event for an original that is gone (deleted before the event arrived) removes
+  whatever derived objects exist and writes nothing;
+- a removed or lifecycle-expiration event deletes the thumbnail, preview and record;
+- after writing, the original is checked once more, so a delete that raced the rendering
+  cannot leave orphans behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +33,10 @@ from camcloud.records import build_record, parse_object_metadata
 from camcloud.s3 import get_json, is_missing, put_json
 
 PROCESSOR = "camcloud-thumbnailer/1"
-# Derived objects never change once written for a key: let browsers cache them.
-_DERIVED_CACHE = "private, max-age=31536000, immutable"
+# Derived objects of a key are rewritten only by a reprocess; a day of caching is harmless then.
+_DERIVED_CACHE = "private, max-age=86400"
+# An original bigger than this is not read at all (the ingest caps uploads at 8 MiB).
+MAX_ORIGINAL_BYTES = 32 * 1024 * 1024
 log = logging.getLogger("camcloud.thumbnailer")
 
 
@@ -44,6 +57,17 @@ class BatchResult:
     errors: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    durations_ms: list[float] = field(default_factory=list)
+
+
+class BatchFailed(RuntimeError):
+    """Some captures of a batch failed unexpectedly; raised so that the event is retried."""
+
+    def __init__(self, result: BatchResult) -> None:
+        keys = ", ".join(sorted(result.failed))
+        super().__init__(f"{len(result.failed)} capture(s) failed and will be retried: {keys}")
+        self.result = result
 
 
 def iter_changes(event: dict[str, Any]) -> Iterator[S3Change]:
@@ -57,18 +81,23 @@ def iter_changes(event: dict[str, Any]) -> Iterator[S3Change]:
         raw_key = (s3.get("object") or {}).get("key")
         if not bucket or not raw_key:
             continue
+        # S3 URL-encodes keys in events, spaces as '+': '%2F' and '/' both decode to '/'.
         key = unquote_plus(raw_key)
         # Recursion guard: only originals trigger work, whatever the trigger's filter says.
         if not key.startswith(layout.RAW_PREFIX):
             continue
         if name.startswith("ObjectCreated"):
             yield S3Change("created", bucket, key)
-        elif name.startswith("ObjectRemoved") or name.startswith("LifecycleExpiration"):
+        elif name.startswith(("ObjectRemoved", "LifecycleExpiration")):
             yield S3Change("removed", bucket, key)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _iso_from_ms(captured_at_ms: int) -> str:
+    return datetime.fromtimestamp(captured_at_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 class Thumbnailer:
@@ -79,8 +108,14 @@ class Thumbnailer:
         self._registry = registry
 
     def process_event(self, event: dict[str, Any]) -> BatchResult:
-        """Handle every record of an S3 event batch; unexpected errors propagate (retry)."""
+        """Handle every record of an S3 event batch.
+
+        A bad original is recorded and the batch goes on. Any other failure is collected, the
+        rest of the batch still runs, and BatchFailed is raised at the end so that the event is
+        retried (and dead-lettered if it keeps failing); redoing the good records is harmless.
+        """
         result = BatchResult()
+        first_failure: BaseException | None = None
         for change in iter_changes(event):
             try:
                 ref = layout.parse_key(change.key)
@@ -88,70 +123,112 @@ class Thumbnailer:
                 result.skipped.append(change.key)
                 log.warning("not a capture key, ignored", extra={"key": change.key})
                 continue
-            if change.kind == "removed":
-                self.remove_derived(change.bucket, ref)
-                result.removed.append(change.key)
+            started = time.perf_counter()
+            try:
+                if change.kind == "removed":
+                    self.remove_derived(change.bucket, ref)
+                    result.removed.append(change.key)
+                    log.info("capture removed", extra={"key": change.key})
+                    continue
+                record = self.process_capture(change.bucket, ref)
+            except Exception as exc:
+                result.failed[change.key] = f"{type(exc).__name__}: {exc}"
+                first_failure = first_failure or exc
+                log.exception("capture failed, will be retried", extra={"key": change.key})
                 continue
-            record = self.process_capture(change.bucket, ref)
+            result.durations_ms.append((time.perf_counter() - started) * 1000)
             if record is None:
                 result.skipped.append(change.key)
             elif record["status"] == "error":
                 result.errors[change.key] = str(record.get("error_code"))
             else:
                 result.processed.append(change.key)
+        if result.failed:
+            raise BatchFailed(result) from first_failure
         return result
 
     def process_capture(self, bucket: str, ref: layout.CaptureRef) -> dict[str, Any] | None:
         """Render one original and write its thumbnail, preview and record (idempotent).
 
         Returns the record, or None when the original no longer exists (a late event for a
-        deleted capture).
+        deleted capture); then any derived objects are removed instead.
         """
         client = self._client()
         try:
             response = client.get_object(Bucket=bucket, Key=ref.raw_key)
         except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
-        original = response["Body"].read()
+            if not is_missing(exc):
+                raise
+            self.remove_derived(bucket, ref)
+            log.info("original is gone, nothing to render", extra={"key": ref.raw_key})
+            return None
         stored = parse_object_metadata(response.get("Metadata") or {})
-        stored["bytes"] = len(original)
-        stored["sha256"] = stored.get("sha256") or hashlib.sha256(original).hexdigest()
-        if not stored.get("captured_at"):
-            stored["captured_at"] = datetime.fromtimestamp(
-                ref.captured_at_ms / 1000, UTC
-            ).isoformat(timespec="milliseconds")
-        rotation = self._rotation(ref.device)
-        try:
-            rendition = imaging.render(original, rotation=rotation)
-        except imaging.ImageError as exc:
-            # A bad original is a permanent condition: record it, keep it, do not retry.
+        size = int(response.get("ContentLength") or 0)
+        if size > MAX_ORIGINAL_BYTES:
+            response["Body"].close()
+            original = b""
+            failure: imaging.ImageError | None = imaging.ImageError(
+                "too_large", f"the original is {size} bytes; camcloud renders up to "
+                f"{MAX_ORIGINAL_BYTES} bytes",
+            )
+        else:
+            original = response["Body"].read()
+            size = len(original)
+            failure = None
+        stored["bytes"] = size
+        if original:
+            stored["sha256"] = stored.get("sha256") or hashlib.sha256(original).hexdigest()
+        stored["captured_at"] = stored.get("captured_at") or _iso_from_ms(ref.captured_at_ms)
+
+        rendition = None
+        if failure is None:
+            try:
+                rendition = imaging.render(original, rotation=self.rotation(ref.device))
+            except imaging.ImageError as exc:
+                failure = exc
+        del original
+        if rendition is not None:
+            thumb, preview = rendition.thumb, rendition.preview
             record = build_record(
                 ref, stored, processed_at=_now(), processor=PROCESSOR,
-                error=str(exc), error_code=exc.code,
+                width=rendition.width, height=rendition.height,
+                orientation=rendition.orientation, exif=rendition.exif,
+                quality=rendition.quality,
             )
-            put_json(client, bucket, ref.meta_key, record)
-            log.warning("bad original", extra={"key": ref.raw_key, "reason": exc.code})
-            return record
-        for key, body in ((ref.thumb_key, rendition.thumb), (ref.preview_key, rendition.preview)):
+        else:
+            # A bad original is a permanent condition: keep it, record why, show a tile that
+            # says so, and do not raise (a retry would fail the same way).
+            assert failure is not None
+            reason = str(failure)
+            thumb = imaging.placeholder(failure.code, reason, imaging.THUMB_EDGE)
+            preview = imaging.placeholder(failure.code, reason, imaging.PREVIEW_EDGE)
+            record = build_record(
+                ref, stored, processed_at=_now(), processor=PROCESSOR,
+                error=reason, error_code=failure.code,
+            )
+            log.warning("bad original", extra={"key": ref.raw_key, "reason": failure.code,
+                                               "error": reason})
+        for key, body in ((ref.thumb_key, thumb), (ref.preview_key, preview)):
             client.put_object(
                 Bucket=bucket, Key=key, Body=body, ContentType="image/jpeg",
                 CacheControl=_DERIVED_CACHE,
             )
-        record = build_record(
-            ref, stored, processed_at=_now(), processor=PROCESSOR,
-            width=rendition.width, height=rendition.height, orientation=rendition.orientation,
-            exif=rendition.exif, quality=rendition.quality,
-        )
         # The record goes last: a listed record promises that its thumbnail exists.
         put_json(client, bucket, ref.meta_key, record)
+        if not self._original_exists(client, bucket, ref):
+            # Deleted while we rendered; the delete's own event may already have run.
+            self.remove_derived(bucket, ref)
+            log.info("original deleted during rendering", extra={"key": ref.raw_key})
+            return None
+        if rendition is not None:
+            log.info("capture rendered", extra={"key": ref.raw_key, "width": rendition.width,
+                                                "height": rendition.height})
         return record
 
     def remove_derived(self, bucket: str, ref: layout.CaptureRef) -> None:
         """Delete a capture's thumbnail, preview and record (its original is gone)."""
         client = self._client()
-        client.delete_objects(
+        response = client.delete_objects(
             Bucket=bucket,
             Delete={
                 "Objects": [{"Key": ref.meta_key}, {"Key": ref.thumb_key},
@@ -159,12 +236,28 @@ class Thumbnailer:
                 "Quiet": True,
             },
         )
+        errors = response.get("Errors") or []
+        if errors:
+            # DeleteObjects answers 200 even when keys fail; a retry must get the chance.
+            raise RuntimeError(f"could not delete {errors[0].get('Key')}: "
+                               f"{errors[0].get('Code')} {errors[0].get('Message')}")
 
-    def _rotation(self, device: str) -> int:
+    def rotation(self, device: str) -> int:
+        """The clockwise rotation the device registry sets for ``device`` (0 if unknown)."""
         if self._registry is None:
             return 0
         record = self._registry.get(device)
         return record.rotation if record else 0
+
+    @staticmethod
+    def _original_exists(client: Any, bucket: str, ref: layout.CaptureRef) -> bool:
+        try:
+            client.head_object(Bucket=bucket, Key=ref.raw_key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return False
+            raise
+        return True
 
 
 def read_record(client: Any, bucket: str, ref: layout.CaptureRef) -> dict[str, Any] | None:
