@@ -235,3 +235,13 @@ def simulate(url: str | None, key: str | None, count: int, interval: float, size
         click.echo(f"  {error}", err=True)
     if result.failed:
         sys.exit(1)
+
+
+def _register_maintenance() -> None:
+    from camcloud.maintenance import import_command, reprocess_command
+
+    main.add_command(reprocess_command)
+    main.add_command(import_command)
+
+
+_register_maintenance()
