@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# `make test-template`: everything about deploying that can be checked offline.
+#  1. cfn-lint and `sam validate --lint` on template.yaml;
+#  2. shellcheck on the deploy scripts, systemd-analyze verify on the units, nginx -t on
+#     both proxy sites;
+#  3. `sam build` (SAM CLI in .venv-sam; python3.13 for the Lambda runtime) for arm64, what
+#     `make deploy` ships, and for x86_64, what this machine can import;
+#  4. the x86_64 artifact, imported from the build directory, processes events/ samples
+#     against moto (tests/lambda_build, in .venv-lambda: the runtime's Python version).
+# The tests on the SAM-translated template (tests/template) run with the rest of pytest in
+# `make test-python`; they need no build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=deploy/sam-env.sh
+. deploy/sam-env.sh
+
+step() { printf '\n== %s\n' "$*"; }
+# Tools that warn without failing: any output at all is a failure here.
+quiet_or_fail() {
+  local output
+  output=$("$@" 2>&1) || { echo "$output"; return 1; }
+  if [ -n "$output" ]; then
+    echo "$output"
+    return 1
+  fi
+}
+
+ensure_sam
+ensure_lambda_python
+
+step "cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+
+step "sam validate --lint"
+"$SAM" validate --lint --region us-east-1
+
+step "shellcheck deploy scripts"
+shellcheck -x deploy/*.sh deploy/sam-env.sh scripts/test-template.sh
+
+step "systemd-analyze verify deploy/systemd/*"
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+# A throwaway root: the host's stock units, the camcloud units, and stand-ins for the
+# executables the bootstrap installs, so verify checks the units and nothing else.
+mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd"
+cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
+cp deploy/systemd/* "$root/etc/systemd/system/"
+for executable in /opt/camcloud/venv/bin/gunicorn /usr/local/sbin/camcloud-update; do
+  install -D -m 0755 /dev/null "$root$executable"
+done
+quiet_or_fail systemd-analyze verify --root="$root" "$root"/etc/systemd/system/camcloud-*
+echo "units verified: $(cd deploy/systemd && echo *)"
+
+step "nginx -t on the rendered proxy sites"
+for mode in http https; do
+  site="$root/nginx-$mode"
+  mkdir -p "$site"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=cam.example.org \
+    -keyout "$site/privkey.pem" -out "$site/fullchain.pem" 2>/dev/null
+  CAMCLOUD_DOMAIN=cam.example.org PROXY_CERT_DIR="$site" PROXY_HTTP_LISTEN=127.0.0.1:18080 \
+    PROXY_HTTPS_LISTEN=127.0.0.1:18443 deploy/render-proxy.sh "$mode" >"$site/camcloud.conf"
+  cat >"$site/nginx.conf" <<NGINX
+pid $site/nginx.pid;
+error_log stderr;
+events {}
+http {
+    include $site/camcloud.conf;
+}
+NGINX
+  nginx -t -q -e stderr -p "$site" -c "$site/nginx.conf"
+  echo "$mode site: ok"
+done
+
+step "sam build (arm64, as deployed)"
+"$SAM" build
+step "sam build (x86_64, for the import test)"
+"$SAM" build --build-dir .aws-sam/test-build --parameter-overrides ThumbnailerArchitecture=x86_64
+
+step "the built thumbnailer against moto"
+lambda_venv=.venv-lambda
+lambda_requirements="boto3>=1.34,<2 moto[s3]>=5.0.20,<6 pytest>=8,<10 pytest-timeout>=2.3,<3"
+if [ "$(cat "$lambda_venv/.requirements" 2>/dev/null)" != "$lambda_requirements" ]; then
+  "$LAMBDA_PYTHON" -m venv "$lambda_venv"
+  # shellcheck disable=SC2086 # one requirement per word
+  "$lambda_venv/bin/python" -m pip install -q $lambda_requirements
+  echo "$lambda_requirements" >"$lambda_venv/.requirements"
+fi
+CAMCLOUD_LAMBDA_BUILD_DIR=.aws-sam/test-build "$lambda_venv/bin/python" -m pytest \
+  tests/lambda_build --confcutdir=tests/lambda_build -p no:cacheprovider
