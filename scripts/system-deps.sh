@@ -10,6 +10,8 @@ declare -A need=(
   [shellcheck]=shellcheck
   [systemd-analyze]=systemd
   [curl]=curl
+  [nginx]=nginx-light
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!need[@]}"; do
