@@ -39,6 +39,10 @@ test-firmware:
 test-template: $(STAMP)
 	bash scripts/test-template.sh
 
+## deploy: sam build + sam deploy (--guided the first time), then upload the release the EC2 host installs
+deploy: $(STAMP)
+	bash deploy/deploy.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check camcloud ingest gallery lambdas tests bench
 	$(BIN)/mypy
