@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/thumbnail.py
 	$(BIN)/python bench/gallery.py
 	$(BIN)/python bench/ingest.py
+	bash bench/firmware_heap.sh
 
 clean:
 	rm -rf $(VENV) build .aws-sam .camcloud
