@@ -86,11 +86,15 @@ TEST_SUITE("response") {
             Verdict verdict;
             int32_t retry_after;
         };
+        // The codes are the ingest's own (ingest/upload.py, ingest/body.py, ingest/auth.py).
         const Case cases[] = {
             {400, "not_jpeg", "", Verdict::give_up, -1},
             {400, "truncated", "", Verdict::give_up, -1},
             {400, "empty", "", Verdict::give_up, -1},
-            {401, "unauthorized", "", Verdict::give_up, -1},
+            {400, "incomplete", "", Verdict::give_up, -1},
+            {400, "bad_capture_id", "", Verdict::give_up, -1},
+            {401, "missing_key", "", Verdict::give_up, -1},
+            {401, "bad_key", "", Verdict::give_up, -1},
             {403, "revoked", "", Verdict::give_up, -1},
             {403, "device_mismatch", "", Verdict::give_up, -1},
             {411, "length_required", "", Verdict::give_up, -1},
@@ -98,6 +102,7 @@ TEST_SUITE("response") {
             {415, "unsupported_media_type", "", Verdict::give_up, -1},
             {429, "rate_limited", "Retry-After: 7\r\n", Verdict::retry, 7},
             {503, "spool_full", "Retry-After: 30\r\n", Verdict::retry, 30},
+            {503, "storage_unavailable", "Retry-After: 30\r\n", Verdict::retry, 30},
         };
         for (const Case& c : cases) {
             CAPTURE(c.status);
