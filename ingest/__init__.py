@@ -14,6 +14,7 @@ from camcloud.ratelimit import RateLimiter
 from camcloud.s3 import LazyClient, make_client
 from camcloud.settings import Settings
 from ingest import logs
+from ingest.auth import Authenticator
 from ingest.health import S3Health
 from ingest.metrics import Metrics
 from ingest.spool import Drainer, Spool
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
     usable = spool.prepare()
     metrics = Metrics(spool.metrics_dir if usable else None)
     health = S3Health(s3.get, settings.bucket)
+    registry = DeviceRegistry(s3.get, settings.bucket, cache_seconds=settings.key_cache_seconds)
 
     def drained(capture: Any, created: bool) -> None:
         metrics.drained(created)
@@ -61,9 +63,8 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
     app.extensions["camcloud"] = {
         "settings": settings,
         "s3": s3,
-        "registry": DeviceRegistry(
-            s3.get, settings.bucket, cache_seconds=settings.key_cache_seconds
-        ),
+        "registry": registry,
+        "auth": Authenticator(registry, health),
         "store": store,
         "limiter": RateLimiter(settings.rate_per_minute, settings.rate_burst),
         "spool": spool,

@@ -33,6 +33,7 @@ class S3Health:
         self.probe_seconds = probe_seconds
         self._clock = clock
         self._failed_at: float | None = None
+        self._probing = False
         self._probe: tuple[float, bool, str] | None = None
         self._lock = threading.Lock()
 
@@ -40,11 +41,29 @@ class S3Health:
         """Note the outcome of an S3 call."""
         with self._lock:
             self._failed_at = None if ok else self._clock()
+            self._probing = False
 
     def should_try(self) -> bool:
-        """Whether an upload should try S3 now (the breaker is closed or half-open)."""
+        """Whether an upload should try S3 now.
+
+        Closed breaker: yes. Open: no. Half-open (``open_seconds`` after the last failure):
+        yes for one upload at a time, so that a stalled S3 holds up one request, not all.
+        """
         failed_at = self._failed_at
-        return failed_at is None or self._clock() - failed_at >= self.open_seconds
+        if failed_at is None:
+            return True
+        if self._clock() - failed_at < self.open_seconds:
+            return False
+        with self._lock:
+            if self._probing:
+                return False
+            self._probing = True
+            return True
+
+    @property
+    def open(self) -> bool:
+        """Whether S3 failed recently (uploads go to the spool)."""
+        return self._failed_at is not None
 
     def probe(self) -> tuple[bool, str]:
         """(reachable, detail): a HeadBucket, cached for ``probe_seconds``."""

@@ -50,7 +50,7 @@ def metrics() -> Any:
             "spool_entries": spool.entries,
             "spool_bytes": spool.bytes,
             "spool_max_bytes": spool.max_bytes,
-            "s3_breaker_open": 0.0 if ctx["health"].should_try() else 1.0,
+            "s3_breaker_open": 1.0 if ctx["health"].open else 0.0,
         }
 
     text = ctx["metrics"].render(gauges)

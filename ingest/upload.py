@@ -14,6 +14,7 @@ from camcloud import layout
 from camcloud.devices import AuthError
 from camcloud.validation import HeaderError, parse_captured_at, parse_telemetry
 from ingest import body as bodies
+from ingest.auth import RegistryUnavailable
 from ingest.body import Body, BodyError
 from ingest.logs import event
 from ingest.spool import SpoolFull, SpoolUnavailable
@@ -86,9 +87,14 @@ def parse_upload(body: Body, received_at: datetime, log_fields: dict[str, Any]) 
     ctx = _ctx()
     settings = ctx["settings"]
     try:
-        device = ctx["registry"].authenticate(_device_key(), request.headers.get("X-Device-Id"))
+        device = ctx["auth"].authenticate(_device_key(), request.headers.get("X-Device-Id"))
     except AuthError as exc:
         raise UploadError(exc.status, exc.code, str(exc)) from None
+    except RegistryUnavailable:
+        raise UploadError(
+            503, "storage_unavailable", "cannot check the device key now; retry later",
+            {"Retry-After": str(STORAGE_DOWN_RETRY_AFTER)},
+        ) from None
     log_fields["device"] = device.device
     wait = ctx["limiter"].acquire(device.device)
     if wait:

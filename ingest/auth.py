@@ -1,0 +1,68 @@
+"""Device authentication that keeps working while S3 is unreachable.
+
+The registry caches records for ``key_cache_seconds`` (so a revocation takes effect within
+that). When S3 fails, a camera whose record was read before is still recognised from the
+last record seen, so its uploads reach the spool instead of being refused; a camera never
+seen by this process gets a 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from camcloud.devices import AuthError, DeviceRecord, DeviceRegistry, device_of_key, hash_key
+from ingest.health import S3Health
+
+MAX_REMEMBERED = 100_000
+
+
+class RegistryUnavailable(Exception):
+    """S3 could not be asked about a device this process has never seen."""
+
+
+class Authenticator:
+    """``DeviceRegistry.authenticate`` with a last-known-good fallback during S3 outages."""
+
+    def __init__(self, registry: DeviceRegistry, health: S3Health) -> None:
+        self._registry = registry
+        self._health = health
+        self._known: dict[str, DeviceRecord] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, key: str | None, claimed_device: str | None) -> DeviceRecord:
+        """The device of ``key``; AuthError if refused, RegistryUnavailable if S3 is down."""
+        device = device_of_key(key) if key else None
+        if device is not None and self._health.open:
+            with self._lock:
+                known = self._known.get(device)
+            if known is not None:
+                return self._check(known, key or "", claimed_device)
+        try:
+            record = self._registry.authenticate(key, claimed_device)
+        except (BotoCoreError, ClientError) as exc:
+            with self._lock:
+                known = self._known.get(device) if device else None
+            if known is None:
+                raise RegistryUnavailable(str(exc)) from exc
+            return self._check(known, key or "", claimed_device)
+        with self._lock:
+            if record.device not in self._known and len(self._known) >= MAX_REMEMBERED:
+                self._known.pop(next(iter(self._known)))
+            self._known[record.device] = record
+        return record
+
+    @staticmethod
+    def _check(record: DeviceRecord, key: str, claimed_device: str | None) -> DeviceRecord:
+        if not hmac.compare_digest(record.key_hash, hash_key(key)):
+            raise AuthError("bad_key", 401, "the device key is not valid")
+        if record.revoked:
+            raise AuthError("revoked", 403, f"the key of device {record.device!r} is revoked")
+        if claimed_device is not None and claimed_device != record.device:
+            raise AuthError(
+                "device_mismatch", 403, "X-Device-Id does not match the device of the key"
+            )
+        return record
+
