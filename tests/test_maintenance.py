@@ -1,0 +1,230 @@
+"""`camcloud reprocess` and `camcloud import` against moto."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from PIL import ExifTags, Image, ImageDraw
+
+from camcloud import layout, maintenance
+from camcloud.cli import main
+from camcloud.devices import DeviceRegistry
+from camcloud.settings import Settings
+from tests.conftest import BUCKET
+
+
+def frame(width: int = 640, height: int = 480, taken: str | None = None,
+          offset: str | None = None) -> bytes:
+    """A capture, left half red; with ``taken`` as its EXIF DateTimeOriginal."""
+    image = Image.new("RGB", (width, height), (30, 60, 200))
+    ImageDraw.Draw(image).rectangle((0, 0, width // 2 - 1, height - 1), fill=(220, 30, 30))
+    exif = Image.Exif()
+    if taken:
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+    if offset:
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.OffsetTimeOriginal] = offset
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, exif=exif)
+    return out.getvalue()
+
+
+def at(text: str) -> int:
+    """Unix milliseconds of an ISO time."""
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def store(s3: Any, device: str, when: str, capture_id: str) -> layout.CaptureRef:
+    """Put an original straight into raw/ (as if its event had been lost)."""
+    ref = layout.CaptureRef.new(device, at(when), capture_id)
+    s3.put_object(Bucket=BUCKET, Key=ref.raw_key, Body=frame(), ContentType="image/jpeg")
+    return ref
+
+
+def records(s3: Any) -> dict[str, dict[str, Any]]:
+    """Every metadata record, by key."""
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="meta/").get("Contents", [])
+    return {item["Key"]: json.loads(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
+            for item in listing}
+
+
+def invoke(*args: str) -> Any:
+    """Run the camcloud command against the mocked test bucket."""
+    return CliRunner().invoke(main, list(args), env={"CAMCLOUD_BUCKET": BUCKET,
+                                                     "CAMCLOUD_REGION": "us-east-1"})
+
+
+@pytest.fixture
+def captures(s3: Any) -> dict[str, layout.CaptureRef]:
+    """Five originals of two cameras over three days, none rendered yet."""
+    return {
+        "a1": store(s3, "cam-a", "2026-11-19T23:59:59+00:00", "a1"),
+        "a2": store(s3, "cam-a", "2026-11-20T00:00:00+00:00", "a2"),
+        "a3": store(s3, "cam-a", "2026-11-20T12:00:00+00:00", "a3"),
+        "a4": store(s3, "cam-a", "2026-11-21T00:00:00+00:00", "a4"),
+        "b1": store(s3, "cam-b", "2026-11-20T08:00:00+00:00", "b1"),
+    }
+
+
+def test_reprocess_renders_every_original_without_outputs(
+    s3: Any, captures: dict[str, layout.CaptureRef]
+) -> None:
+    """Given originals whose events were lost, when `camcloud reprocess` runs, then every one
+    gets its thumbnail, preview and record."""
+    result = invoke("reprocess")
+
+    assert result.exit_code == 0, result.output
+    assert "rendered 5, bad originals 0, gone 0, failed 0 (of 5)" in result.output
+    assert set(records(s3)) == {ref.meta_key for ref in captures.values()}
+    for ref in captures.values():
+        s3.head_object(Bucket=BUCKET, Key=ref.thumb_key)
+        s3.head_object(Bucket=BUCKET, Key=ref.preview_key)
+
+
+def test_reprocess_one_device_in_a_time_range(
+    s3: Any, captures: dict[str, layout.CaptureRef]
+) -> None:
+    """Given captures over three days, when reprocessing cam-a for 20 November, then exactly
+    that day's cam-a captures are rendered (since inclusive, until exclusive)."""
+    result = invoke("reprocess", "--device", "cam-a", "--since", "2026-11-20",
+                    "--until", "2026-11-21")
+
+    assert result.exit_code == 0, result.output
+    assert set(records(s3)) == {captures["a2"].meta_key, captures["a3"].meta_key}
+
+
+def test_reprocess_missing_only_leaves_existing_records_alone(
+    s3: Any, settings: Settings, captures: dict[str, layout.CaptureRef]
+) -> None:
+    """Given two captures already rendered, when reprocessing --missing-only, then only the
+    other three are rendered and the existing records are not rewritten."""
+    invoke("reprocess", "--device", "cam-b")
+    invoke("reprocess", "--since", "2026-11-21")
+    before = records(s3)
+    assert len(before) == 2
+
+    selected = maintenance.select_captures(s3, settings.bucket,
+                                           maintenance.Selection(missing_only=True))
+    result = invoke("reprocess", "--missing")
+
+    assert sorted(ref.capture_id for ref in selected) == ["a1", "a2", "a3"]
+    assert "rendered 3," in result.output
+    after = records(s3)
+    assert len(after) == 5
+    assert all(after[key] == record for key, record in before.items())
+
+
+def test_reprocess_applies_a_rotation_set_after_the_fact(
+    s3: Any, registry: DeviceRegistry, captures: dict[str, layout.CaptureRef]
+) -> None:
+    """Given rendered captures of a camera later found mounted sideways, when its rotation is
+    set and it is reprocessed, then its previews are turned."""
+    registry.add("cam-b")
+    invoke("reprocess", "--device", "cam-b")
+    registry.update("cam-b", rotation=90)
+
+    invoke("reprocess", "--device", "cam-b")
+
+    preview = s3.get_object(Bucket=BUCKET, Key=captures["b1"].preview_key)["Body"].read()
+    assert Image.open(io.BytesIO(preview)).size == (480, 640)
+
+
+def test_reprocess_reports_failures_and_exits_non_zero(
+    s3: Any, captures: dict[str, layout.CaptureRef], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given S3 failing for one capture, when reprocessing, then the others are rendered, the
+    failure is named, and the command exits 1."""
+    from camcloud.thumbnailer import Thumbnailer
+
+    real = Thumbnailer.process_capture
+
+    def flaky(self: Thumbnailer, bucket: str, ref: layout.CaptureRef) -> Any:
+        if ref.capture_id == "a3":
+            raise ConnectionError("S3 unreachable")
+        return real(self, bucket, ref)
+
+    monkeypatch.setattr(Thumbnailer, "process_capture", flaky)
+
+    result = invoke("reprocess")
+
+    assert result.exit_code == 1
+    assert "rendered 4," in result.output and "failed 1" in result.output
+    assert captures["a3"].raw_key in result.output
+
+
+def test_import_stores_a_folder_once_with_exif_or_file_times(
+    s3: Any, registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    """Given the old app's uploads/ folder (EXIF-dated, undated, padded, broken and non-JPEG
+    files), when imported twice, then each JPEG is stored once as a capture of the camera,
+    timed by EXIF or the file's mtime, and the rest is skipped with a reason."""
+    registry.add("garden-cam")
+    uploads = tmp_path / "uploads"
+    (uploads / "2025").mkdir(parents=True)
+    dated = frame(taken="2025:06:01 14:30:00", offset="+02:00")
+    undated = frame(320, 240)
+    (uploads / "2025" / "IMG_0001.JPG").write_bytes(dated)
+    (uploads / "capture.jpg").write_bytes(undated)
+    os.utime(uploads / "capture.jpg", (1_750_000_000, 1_750_000_000))
+    (uploads / "padded.jpeg").write_bytes(frame(160, 120) + b"\x00" * 512)
+    (uploads / "broken.jpg").write_bytes(dated[:4000])
+    (uploads / "notes.txt").write_text("not an image")
+
+    first = invoke("import", str(uploads), "--device", "garden-cam")
+    os.utime(uploads / "capture.jpg", (1_760_000_000, 1_760_000_000))  # copied elsewhere
+    second = invoke("import", str(uploads), "--device", "garden-cam")
+
+    assert first.exit_code == 0, first.output
+    assert "stored 3, already there 0, skipped 1 (of 4 JPEG files)" in first.output
+    assert "broken.jpg: truncated" in first.output
+    assert "stored 0, already there 3, skipped 1" in second.output
+    originals = s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/garden-cam/")["Contents"]
+    assert len(originals) == 3
+    dated_ref = layout.CaptureRef.new("garden-cam", at("2025-06-01T12:30:00+00:00"),
+                                      hashlib.sha256(dated).hexdigest())
+    head = s3.head_object(Bucket=BUCKET, Key=dated_ref.raw_key)
+    assert head["Metadata"]["clock"] == "exif"
+    undated_ref = layout.CaptureRef.new("garden-cam", 1_750_000_000_000,
+                                        hashlib.sha256(undated).hexdigest())
+    head = s3.head_object(Bucket=BUCKET, Key=undated_ref.raw_key)
+    assert head["Metadata"]["clock"] == "file"
+    assert head["Metadata"]["captured-at"] == datetime.fromtimestamp(
+        1_750_000_000, UTC).isoformat(timespec="milliseconds")
+    padded = [item for item in originals if item["Key"] not in
+              {dated_ref.raw_key, undated_ref.raw_key}]
+    assert padded[0]["Size"] == len(frame(160, 120))
+
+
+def test_imported_captures_render_with_their_times(
+    s3: Any, registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    """Given an imported EXIF-dated photo, when the thumbnailer runs over it, then its record
+    carries the EXIF capture time and says which clock it came from."""
+    registry.add("garden-cam")
+    (tmp_path / "a.jpg").write_bytes(frame(taken="2024:12:24 18:00:00"))
+    invoke("import", str(tmp_path), "--device", "garden-cam")
+
+    invoke("reprocess", "--missing-only")
+
+    (record,) = records(s3).values()
+    assert record["captured_at"] == "2024-12-24T18:00:00.000+00:00"
+    assert record["clock"] == "exif" and record["status"] == "ok"
+
+
+def test_import_refuses_an_unregistered_device(s3: Any, tmp_path: Path) -> None:
+    """Given no device named ghost-cam, when importing into it, then nothing is stored and the
+    message says how to register it."""
+    (tmp_path / "a.jpg").write_bytes(frame())
+
+    result = invoke("import", str(tmp_path), "--device", "ghost-cam")
+
+    assert result.exit_code == 1
+    assert "camcloud devices add ghost-cam" in result.output
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/")
