@@ -10,6 +10,8 @@ import os
 import select
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from camcloud.devices import DeviceRegistry
@@ -280,3 +283,47 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> bo
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class GunicornIngest:
+    """The ingest under gunicorn with the production config (deploy/gunicorn.conf.py)."""
+
+    def __init__(self, settings: Settings, log_path: Path, *, workers: int = 2,
+                 threads: int = 4) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMCLOUD_")}
+        env.update(settings.as_env())
+        env.update(FAKE_CREDENTIALS)
+        env.update({"GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)})
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+             "--bind", f"127.0.0.1:{self.port}", "ingest.wsgi:app"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        http = urllib3.PoolManager(retries=False, timeout=2.0)
+
+        def up() -> bool:
+            try:
+                return bool(http.request("GET", self.url + "/healthz").status == 200)
+            except urllib3.exceptions.HTTPError:
+                return False
+
+        if not wait_for(up, timeout=30):
+            self.stop()
+            raise RuntimeError(f"gunicorn did not start; see {log_path}")
+
+    def stop(self) -> None:
+        """SIGTERM, as systemd stops it, and wait for the exit."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
