@@ -99,7 +99,7 @@ class DroppingProxy:
                     if not chunk:
                         return
                     answer += chunk
-                if answer.startswith(b"HTTP/1.1 201") and self._take_drop():
+                if re.match(rb"HTTP/1\.[01] 201 ", answer) and self._take_drop():
                     # RST rather than FIN: the connection is gone, not politely closed.
                     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 else:
