@@ -83,7 +83,7 @@ def test_lambda_invocation_logs_json_and_publishes_metrics() -> None:
     logs = [doc for doc in documents if "_aws" not in doc]
     emf = [doc for doc in documents if "_aws" in doc]
     messages = {doc["message"] for doc in logs}
-    assert {"capture rendered", "bad original", "batch done"} <= messages
+    assert {"capture rendered", "bad original"} <= messages
     for doc in logs:
         assert doc["service"] == "camcloud-thumbnailer"
         assert doc["request_id"] == "6f1c2a52-0d5e-4d7b-9a53-7f8d1c1b2e3f"

@@ -94,7 +94,8 @@ def make_handler(
             raise
         finally:
             if result is not None:
-                log.info("batch done", extra=summarize(result))
+                # Per-capture lines are logged as they happen; the summary is for debugging.
+                log.debug("batch done", extra=summarize(result))
                 if metrics is not None:
                     publish_metrics(metrics, result)
         return summarize(result)
