@@ -1,5 +1,5 @@
-// Declaration-only host stand-in for the Arducam_Mega library (Arducam_Mega.h and the types of
-// Arducam/ArducamCamera.h it uses), signatures as in github.com/ArduCAM/Arducam_Mega.
+// Declaration-only host stand-in for the Arducam_Mega library V2.0.1 (Arducam_Mega.h and the
+// types of Arducam/ArducamCamera.h it uses), signatures as in github.com/ArduCAM/Arducam_Mega.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,7 @@ typedef enum {
 class Arducam_Mega {
 public:
     Arducam_Mega(int cs);
+    CamStatus reset(void);
     CamStatus begin(void);
     CamStatus takePicture(CAM_IMAGE_MODE mode, CAM_IMAGE_PIX_FMT pixel_format);
     CamStatus setAutoExposure(uint8_t val);
