@@ -85,7 +85,7 @@ install -m 0644 "$deploy"/systemd/*.service "$deploy"/systemd/*.timer /etc/syste
 install -m 0755 "$deploy/camcloud-update.sh" /usr/local/sbin/camcloud-update.new
 mv -f /usr/local/sbin/camcloud-update.new /usr/local/sbin/camcloud-update # never rewrite a running script in place
 install -d -m 0755 /usr/local/lib/camcloud
-install -m 0755 "$deploy/render-proxy.sh" /usr/local/lib/camcloud/render-proxy.sh
+install -m 0755 "$deploy/render-proxy.sh" "$deploy/stack-env.sh" /usr/local/lib/camcloud/
 install -m 0755 "$deploy/camcloud-proxy.sh" /usr/local/sbin/camcloud-proxy
 systemctl daemon-reload
 systemctl enable camcloud-ingest.service camcloud-gallery.service camcloud-update.timer nginx.service

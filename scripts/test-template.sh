@@ -71,6 +71,27 @@ NGINX
   echo "$mode site: ok"
 done
 
+step "release artifact: the wheel the host installs serves both units' apps"
+bash deploy/make-release.sh
+mkdir -p "$root/release"
+tar -xzf dist/camcloud-release.tar.gz -C "$root/release"
+for file in VERSION deploy/bootstrap.sh deploy/camcloud-update.sh deploy/render-proxy.sh \
+  deploy/stack-env.sh deploy/camcloud-proxy.sh deploy/gunicorn.conf.py \
+  deploy/systemd/camcloud-ingest.service deploy/systemd/camcloud-gallery.service; do
+  [ -f "$root/release/release/$file" ] || { echo "release lacks $file"; exit 1; }
+done
+python3 -m venv "$root/host-venv"
+"$root/host-venv/bin/python" -m pip install -q "$root"/release/release/camcloud-*.whl
+mkdir -p "$root/spool"
+for app in ingest.wsgi:app gallery.wsgi:app; do
+  # From an empty directory, so the app comes from the wheel, not this checkout; the units'
+  # own command line, with --check-config: load the app and the config, then exit.
+  (cd "$root/spool" && CAMCLOUD_BUCKET=camcloud-check CAMCLOUD_SECRET_KEY=check \
+    CAMCLOUD_SPOOL_DIR="$root/spool" "$root/host-venv/bin/gunicorn" --check-config \
+    --config "$root/release/release/deploy/gunicorn.conf.py" --bind 127.0.0.1:0 "$app")
+  echo "$app: loads from the wheel"
+done
+
 step "sam build (arm64, as deployed)"
 "$SAM" build
 step "sam build (x86_64, for the import test)"

@@ -316,6 +316,26 @@ def test_first_boot_records_the_stack_and_installs_the_uploaded_release() -> Non
     assert Path(__file__).resolve().parents[2].joinpath("deploy/camcloud-update.sh").is_file()
 
 
+def test_the_updater_reads_changed_stack_facts_back_from_the_user_data() -> None:
+    """Given new user data (a parameter changed), then stack-env.sh yields the new facts."""
+    script = user_data(DomainName="cam.example.org", AcmeEmail="me@example.org")
+    stack_env = Path(__file__).resolve().parents[2] / "deploy" / "stack-env.sh"
+
+    result = subprocess.run(
+        ["bash", str(stack_env)], input=script, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.splitlines() == [
+        f"CAMCLOUD_BUCKET={BUCKET}",
+        f"CAMCLOUD_REGION={REGION}",
+        "CAMCLOUD_DOMAIN=cam.example.org",
+        "CAMCLOUD_ACME_EMAIL=me@example.org",
+        "CAMCLOUD_MAX_UPLOAD_MB=8",
+        "CAMCLOUD_INGEST_ROLE_ARN=<IngestRole.Arn>",
+        "CAMCLOUD_GALLERY_ROLE_ARN=<GalleryRole.Arn>",
+    ]
+
+
 def test_first_boot_script_passes_shellcheck(tmp_path: Path) -> None:
     """Given the rendered user data, when shellcheck reads it, then it reports nothing."""
     shellcheck = shutil.which("shellcheck")
