@@ -25,6 +25,10 @@
 #include "wifi_connection.h"
 #include "wifi_link.h"
 
+// The TLS handshake (mbedTLS) runs on the loop task: the default 8 KiB is tight for it plus the
+// upload's printf and parser frames.
+SET_LOOP_TASK_STACK_SIZE(16 * 1024);
+
 namespace {
 
 // Before 2020 the clock has not heard from NTP yet: send no X-Captured-At rather than 1970.

@@ -28,6 +28,11 @@
 #define NOT_AN_INTERRUPT -1
 #define digitalPinToInterrupt(p) (((p) < 40) ? (p) : -1)
 
+// As in arduino-esp32 2.0.x: a sketch defines this to size the loop task's stack.
+size_t getArduinoLoopTaskStackSize(void);
+#define SET_LOOP_TASK_STACK_SIZE(sz) \
+    size_t getArduinoLoopTaskStackSize() { return sz; }
+
 unsigned long millis(void);
 unsigned long micros(void);
 void delay(uint32_t ms);
