@@ -13,7 +13,7 @@ from camcloud.layout import CaptureRef
 
 SCHEMA = 1
 _TELEMETRY_PREFIX = "t-"
-_INT_TELEMETRY = {"rssi", "free_heap", "boot_count", "uptime"}
+_INT_TELEMETRY = {"rssi", "free_heap", "boot_count", "uptime", "frames_lost"}
 
 
 def object_metadata(

@@ -121,10 +121,12 @@ def test_telemetry_keeps_well_formed_values_and_drops_the_rest():
         "X-Boot-Count": "12",
         "X-Reset-Reason": "POWERON",
         "X-Uptime": "-1",
+        "X-Frames-Lost": "3",
     }
     assert parse_telemetry(headers) == {
         "firmware": "camcloud-fw 1.2.0",
         "rssi": -67,
         "boot_count": 12,
         "reset_reason": "POWERON",
+        "frames_lost": 3,
     }
