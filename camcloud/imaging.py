@@ -246,13 +246,17 @@ def render(original: bytes, *, rotation: int = 0) -> Rendition:
     if rotation:
         preview = preview.transpose(_ROTATE[rotation])
 
-    thumb = preview
+    preview_jpeg = _encode(preview, PREVIEW_QUALITY)
     thumb_size = fit(*preview.size, THUMB_EDGE)
     if thumb_size != preview.size:
         thumb = preview.resize(thumb_size, _THUMB_FILTER, reducing_gap=_REDUCING_GAP)
+        thumb_jpeg = _encode(thumb, THUMB_QUALITY)
+    else:
+        # A frame no larger than a thumbnail (96x96 ... 320x320): one image, one encode.
+        thumb, thumb_jpeg = preview, preview_jpeg
     return Rendition(
-        thumb=_encode(thumb, THUMB_QUALITY),
-        preview=_encode(preview, PREVIEW_QUALITY),
+        thumb=thumb_jpeg,
+        preview=preview_jpeg,
         width=width,
         height=height,
         orientation=orientation,
