@@ -168,6 +168,16 @@ class _Resolver:
         return {key: value for key, value in resolved.items() if value is not NO_VALUE}
 
 
+def parameter_accepts(name: str, value: str) -> bool:
+    """Whether CloudFormation would accept ``value`` for parameter ``name`` (its pattern)."""
+    spec = json.loads(_translated())["Parameters"][name]
+    pattern = spec.get("AllowedPattern")
+    allowed = spec.get("AllowedValues")
+    return (pattern is None or re.fullmatch(pattern, value) is not None) and (
+        allowed is None or value in allowed
+    )
+
+
 def role_statements(stack: Stack, role: str) -> list[dict[str, Any]]:
     """Every IAM statement granted to ``role``: its inline policies and its policy resources."""
     properties = stack.props(role)

@@ -7,7 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cfn_render import ACCOUNT, REGION, allows, as_list, render, role_statements
+from cfn_render import (
+    ACCOUNT,
+    REGION,
+    allows,
+    as_list,
+    parameter_accepts,
+    render,
+    role_statements,
+)
 
 BUCKET = f"camcloud-{ACCOUNT}-{REGION}"
 CAPTURE = "garden-cam/8204746599999_a4cf12-7-42"
@@ -314,6 +322,25 @@ def test_first_boot_records_the_stack_and_installs_the_uploaded_release() -> Non
     assert "CAMCLOUD_GALLERY_ROLE_ARN=<GalleryRole.Arn>\n" in script
     assert f"s3://{BUCKET}/releases/camcloud-update.sh" in script
     assert Path(__file__).resolve().parents[2].joinpath("deploy/camcloud-update.sh").is_file()
+
+
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [
+        ("DomainName", "cam.example.org", "cam.example.org; reboot"),
+        ("AcmeEmail", "me@example.org", "me@example.org' $(reboot)"),
+        ("AlarmEmail", "me@example.org", "me @example.org"),
+        ("AdminSshCidr", "203.0.113.7/32", "0.0.0.0/0 -j ACCEPT"),
+        ("BucketPrefix", "camcloud", "CamCloud"),
+    ],
+)
+def test_host_settings_accept_plain_values_and_nothing_a_shell_would_run(
+    parameter: str, good: str, bad: str
+) -> None:
+    """Given the values the host writes into shell-sourced files, then only plain ones pass."""
+    assert parameter_accepts(parameter, good)
+    assert parameter_accepts(parameter, "") is (parameter != "BucketPrefix")
+    assert not parameter_accepts(parameter, bad)
 
 
 def test_the_updater_reads_changed_stack_facts_back_from_the_user_data() -> None:
