@@ -247,7 +247,13 @@ class Thumbnailer:
         if self._registry is None:
             return 0
         record = self._registry.get(device)
-        return record.rotation if record else 0
+        rotation = record.rotation if record else 0
+        if rotation not in (0, 90, 180, 270):
+            # A hand-edited device record must not turn every capture into a retry loop.
+            log.warning("ignoring invalid rotation", extra={"device": device,
+                                                            "rotation": rotation})
+            return 0
+        return rotation
 
     @staticmethod
     def _original_exists(client: Any, bucket: str, ref: layout.CaptureRef) -> bool:

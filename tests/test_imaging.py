@@ -196,12 +196,14 @@ def test_quality_signals_flag_a_dark_frame_and_score_sharpness() -> None:
     assert sharp_q["sharpness"] > 2 * blurred_q["sharpness"]
 
 
-def test_grayscale_and_cmyk_captures_render() -> None:
-    """Given a grayscale and a CMYK JPEG, when rendered, then both give usable images."""
+def test_grayscale_cmyk_and_progressive_captures_render() -> None:
+    """Given a grayscale, a CMYK and a progressive JPEG, when rendered, then all three give
+    usable images."""
     gray = encode(Image.new("L", (800, 600), 128))
     cmyk = encode(Image.new("CMYK", (800, 600), (0, 50, 100, 0)))
+    progressive = encode(quadrants(800, 600), progressive=True)
 
-    for original in (gray, cmyk):
+    for original in (gray, cmyk, progressive):
         rendition = imaging.render(original)
         assert opened(rendition.preview).size == (800, 600)
         assert opened(rendition.thumb).size == (320, 240)
