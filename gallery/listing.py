@@ -32,11 +32,10 @@ class Tile:
 
     ref: layout.CaptureRef
     captured_at: datetime
-
-    @property
-    def id(self) -> str:
-        """The capture's URL id."""
-        return self.ref.id
+    # Formatted once here: the template shows each several times.
+    id: str = ""
+    clock: str = ""
+    iso: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,9 @@ def tiles_from_keys(keys: list[str], zone: tzinfo) -> list[Tile]:
             ref = layout.parse_key(key)
         except layout.LayoutError:
             continue
-        tiles.append(Tile(ref=ref, captured_at=local_time(ref.captured_at_ms, zone)))
+        captured_at = local_time(ref.captured_at_ms, zone)
+        tiles.append(Tile(ref=ref, captured_at=captured_at, id=ref.id,
+                          clock=captured_at.strftime("%H:%M:%S"), iso=captured_at.isoformat()))
     return tiles
 
 

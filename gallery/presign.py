@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 ALGORITHM = "AWS4-HMAC-SHA256"
 _PROBE_KEY = "camcloud-presign-probe"
 _SAFE = "-_.~"
+# Keys made only of these need no percent-encoding (every key camcloud writes): skip quote().
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9/_.~-]*")
 
 
 def _encode(text: str) -> str:
@@ -116,11 +119,13 @@ class Presigner:
         suffix = f"\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
         head = f"{ALGORITHM}\n{stamp}\n{scope}\n"
         urls = []
+        sha256 = hashlib.sha256
+        digest = hmac.digest
         for key in keys:
-            path = self._path_prefix + quote(key, safe="/~")
+            path = self._path_prefix + (key if _PLAIN_KEY.fullmatch(key) else quote(key, safe="/~"))
             canonical = prefix + path + suffix
-            to_sign = head + hashlib.sha256(canonical.encode()).hexdigest()
-            signature = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
+            to_sign = head + sha256(canonical.encode()).hexdigest()
+            signature = digest(signing_key, to_sign.encode(), "sha256").hex()
             urls.append(f"{self._origin}{path}?{query}&X-Amz-Signature={signature}")
         return urls
 
