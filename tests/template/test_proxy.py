@@ -146,7 +146,11 @@ def start_proxy(tmp_path: Path, mode: str, max_mb: int = 1) -> Iterator[Proxy]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx).exists(), "nginx is missing: scripts/system-deps.sh installs nginx-light"
     ingest, gallery = Upstream("ingest").start(), Upstream("gallery").start()
-    proxy = Proxy(free_port(), free_port(), ingest, gallery, tmp_path / "acme")
+    http_port = free_port()
+    https_port = free_port()
+    while https_port == http_port:
+        https_port = free_port()
+    proxy = Proxy(http_port, https_port, ingest, gallery, tmp_path / "acme")
     proxy.acme_root.mkdir()
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
