@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="camcloud_session",
         PERMANENT_SESSION_LIFETIME=timedelta(days=30),
+        # The gallery's forms are a few hundred bytes; refuse anything near a megabyte (413).
+        MAX_CONTENT_LENGTH=64 * 1024,
         # Static files change only with the code; an hour of caching is plenty.
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )

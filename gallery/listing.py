@@ -271,3 +271,26 @@ def human_bytes(size: Any) -> str:
     if size < 1_000_000:
         return f"{size / 1000:.1f} KB"
     return f"{size / 1_000_000:.2f} MB"
+
+
+_LABELS = {"rssi": "RSSI", "iso": "ISO", "f_number": "f-number"}
+
+
+def field_label(name: str) -> str:
+    """``free_heap`` → ``Free heap``; acronyms stay upper case."""
+    if name in _LABELS:
+        return _LABELS[name]
+    return name.replace("_", " ").capitalize()
+
+
+def format_iso(text: Any, zone: tzinfo) -> str:
+    """An ISO 8601 timestamp shown in ``zone`` (``21 Nov 2026, 11:08:19 UTC``); else as given."""
+    if not isinstance(text, str):
+        return "—" if text is None else str(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    return moment.astimezone(zone).strftime("%d %b %Y, %H:%M:%S %Z")

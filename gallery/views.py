@@ -179,6 +179,18 @@ def filesize(size: Any) -> str:
     return listing.human_bytes(size)
 
 
+@bp.app_template_filter("when")
+def when(text: Any) -> str:
+    """An ISO 8601 time from a record, in the gallery's time zone; as given if unparsable."""
+    return listing.format_iso(text, _gallery().zone)
+
+
+@bp.app_template_filter("label")
+def label(name: str) -> str:
+    """A telemetry or EXIF field name as a person reads it: ``free_heap`` → ``Free heap``."""
+    return listing.field_label(name)
+
+
 def _back() -> str:
     # Only same-site paths: a crafted ?next= must not send the user elsewhere.
     target = request.values.get("next", "")

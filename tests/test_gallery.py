@@ -378,7 +378,7 @@ def test_the_panel_shows_time_clock_size_dimensions_quality_and_telemetry(logged
     panel = logged_in.get(f"/capture/{ref.id}/panel").get_data(as_text=True)
     # Then it shows what the camera owner wants to know
     for fact in ("camera clock (NTP)", "153.0 KB", "1600 × 1200", "brightness 120",
-                 "1.4.2", "-61 dBm", "81234 bytes", "Download original", "Delete"):
+                 "1.4.2", "-61 dBm", "81.2 KB", "Free heap", "RSSI", "Download original", "Delete"):
         assert fact in panel, fact
 
 
@@ -486,3 +486,10 @@ def test_pages_send_a_strict_content_security_policy(logged_in, s3, settings):
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "img-src 'self' data: https://" in csp
     assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_an_oversized_form_post_is_refused_not_crashed(logged_in):
+    # Given a logged-in user / When a form post of a megabyte arrives
+    response = logged_in.post("/login", data={"username": "x" * 1_000_000})
+    # Then it is refused with 413
+    assert response.status_code == 413

@@ -138,3 +138,14 @@ def test_a_record_summary_tolerates_a_sparse_error_record():
     assert summary["status"] == "error" and summary["error"] == "cannot decode"
     assert summary["dimensions"] is None and summary["telemetry"] == {}
     assert listing.human_bytes(summary["bytes"]) == "2.0 KB"
+
+
+def test_record_fields_read_like_words_and_times_show_in_the_gallery_zone():
+    # Given field names and an arrival time from a record
+    # Then names read as words and the time is shown in the gallery's zone
+    assert listing.field_label("free_heap") == "Free heap"
+    assert listing.field_label("rssi") == "RSSI"
+    assert listing.format_iso("2026-03-01T23:30:00.000+00:00", BERLIN) == \
+        "02 Mar 2026, 00:30:00 CET"
+    assert listing.format_iso("garbage", BERLIN) == "garbage"
+    assert listing.format_iso(None, BERLIN) == "—"

@@ -135,7 +135,7 @@ def test_paging_reaches_every_older_capture_once(stack, page):
                                              key=lambda ref: ref.meta_key)]
 
 
-def test_the_lightbox_steps_with_the_keyboard_and_closes_with_escape(stack, page):
+def test_the_lightbox_steps_with_keys_and_swipes_and_closes_with_escape(stack, page):
     # Given the timeline
     open_timeline(page, stack)
     ids = tile_ids(page)
@@ -157,6 +157,15 @@ def test_the_lightbox_steps_with_the_keyboard_and_closes_with_escape(stack, page
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowLeft")
     # Then it steps newer and older through the grid
+    expect(dialog).to_have_attribute("data-capture", ids[0])
+    # When a finger swipes right to left across the preview, Then the next capture shows
+    dialog.evaluate("""d => {
+        const touch = x => [new Touch({identifier: 1, target: d, clientX: x, clientY: 300})];
+        d.dispatchEvent(new TouchEvent('touchstart', {changedTouches: touch(600), bubbles: true}));
+        d.dispatchEvent(new TouchEvent('touchend', {changedTouches: touch(400), bubbles: true}));
+    }""")
+    expect(dialog).to_have_attribute("data-capture", ids[1])
+    page.keyboard.press("ArrowLeft")
     expect(dialog).to_have_attribute("data-capture", ids[0])
     # When Escape is pressed, Then it closes and focus returns to the tile
     page.keyboard.press("Escape")
