@@ -38,23 +38,24 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, samconfig: Path = ROOT / "samconfig.toml") -> int:
     """Upload the release and print what the cameras need."""
-    saved = saved_deploy_settings(ROOT / "samconfig.toml")
+    saved = saved_deploy_settings(samconfig)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack-name", default=saved.get("stack_name"))
     parser.add_argument("--region", default=saved.get("region"))
+    parser.add_argument("--release", type=Path, default=RELEASE)
     args = parser.parse_args(argv)
     if not args.stack_name:
         parser.error("no --stack-name and no samconfig.toml: run `make deploy` first")
-    if not RELEASE.is_file():
-        parser.error(f"{RELEASE} is missing: run deploy/make-release.sh")
+    if not args.release.is_file():
+        parser.error(f"{args.release} is missing: run deploy/make-release.sh")
 
     session = boto3.session.Session(region_name=args.region)
     outputs = stack_outputs(session.client("cloudformation"), args.stack_name)
     bucket = outputs["BucketName"]
     s3 = session.client("s3")
-    for path, key in ((UPDATER, "camcloud-update.sh"), (RELEASE, "camcloud-release.tar.gz")):
+    for path, key in ((UPDATER, "camcloud-update.sh"), (args.release, "camcloud-release.tar.gz")):
         s3.upload_file(
             str(path), bucket, f"releases/{key}", ExtraArgs={"ChecksumAlgorithm": "SHA256"}
         )
