@@ -71,18 +71,18 @@ def jpeg_length(data: Buffer) -> int:
             pos = _skip_entropy_coded(raw, pos, size)
 
 
+# In scan data, FF00 is a stuffed data byte, FFD0-FFD7 restart markers and FFFF fill: the
+# scan ends at the first FF followed by anything else. One regex search (C speed) instead of a
+# Python step per FF byte: a 150 kB frame has about a thousand of them.
+_SCAN_END_RE = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")
+
+
 def _skip_entropy_coded(raw: bytes | bytearray | mmap.mmap, pos: int, size: int) -> int:
     """Return the offset of the marker that ends the scan data starting at ``pos``."""
-    while True:
-        pos = raw.find(b"\xff", pos)
-        if pos < 0 or pos + 1 >= size:
-            raise JpegError("truncated", "the JPEG is truncated (no end-of-image marker)")
-        follower = raw[pos + 1]
-        # FF00 is a stuffed data byte, FFD0-FFD7 restart markers, FFFF fill: all inside the scan.
-        if follower == 0x00 or 0xD0 <= follower <= 0xD7 or follower == 0xFF:
-            pos += 2 if follower != 0xFF else 1
-            continue
-        return pos
+    found = _SCAN_END_RE.search(raw, pos, size)
+    if found is None:
+        raise JpegError("truncated", "the JPEG is truncated (no end-of-image marker)")
+    return found.start()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify
@@ -17,17 +19,49 @@ from ingest import logs
 from ingest.auth import Authenticator
 from ingest.health import S3Health
 from ingest.metrics import Metrics
+from ingest.s3put import FastPut
 from ingest.spool import Drainer, Spool
 from ingest.store import CaptureStore
 
 # S3 calls on the upload path fail fast, so that during an outage an upload is spooled well
 # within the 5 s an ESP32 HTTPClient waits for an answer; the spool is the real retry.
+# Parameters are built by this code, never by a device: boto3 need not validate them again.
 S3_CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": 1.0,
     "read_timeout": 2.0,
     "retries": {"total_max_attempts": 2, "mode": "standard"},
     "max_pool_connections": 24,
+    "parameter_validation": False,
 }
+# Bodies up to this size are sent without "Expect: 100-continue": waiting for S3's
+# "100 Continue" costs a round trip per upload and saves nothing on a small body.
+EXPECT_CONTINUE_ABOVE = 1024 * 1024
+
+
+def _skip_expect_for_small_bodies(request: Any, **_: Any) -> None:
+    body = request.body
+    size = len(body) if isinstance(body, bytes | bytearray) else None
+    if size is None and hasattr(body, "seek") and hasattr(body, "tell"):
+        position = body.tell()
+        size = body.seek(0, 2) - position
+        body.seek(position)
+    if size is not None and size <= EXPECT_CONTINUE_ABOVE and "Expect" in request.headers:
+        del request.headers["Expect"]
+
+
+def _lazy(build: Callable[[], Any]) -> Callable[[], Any]:
+    """``build()`` on the first call, the same object after (thread-safe)."""
+    built: list[Any] = []
+    lock = threading.Lock()
+
+    def get() -> Any:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(build())
+        return built[0]
+
+    return get
 
 
 class _IngestClient(LazyClient):
@@ -38,7 +72,11 @@ class _IngestClient(LazyClient):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = make_client(self._settings, **S3_CLIENT_CONFIG)
+                    client = make_client(self._settings, **S3_CLIENT_CONFIG)
+                    client.meta.events.register(
+                        "before-sign.s3.PutObject", _skip_expect_for_small_bodies
+                    )
+                    self._client = client
         return self._client
 
 
@@ -48,7 +86,10 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
     logs.configure(settings.log_level)
     app = Flask(__name__)
     s3 = _IngestClient(settings, client)
-    store = CaptureStore(s3.get, settings.bucket)
+    # The fast PutObject path only with a client of our own: an injected client may be a
+    # mock that intercepts boto3 calls, which a plain HTTP request would bypass.
+    fast_put = None if client is not None else _lazy(lambda: FastPut(s3.get(), settings.bucket))
+    store = CaptureStore(s3.get, settings.bucket, fast_put=fast_put)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     usable = spool.prepare()
     metrics = Metrics(spool.metrics_dir if usable else None)

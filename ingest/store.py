@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import zlib
@@ -9,10 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from camcloud import layout
 from camcloud.records import object_metadata
-from camcloud.s3 import get_json, put_if_absent
+from camcloud.s3 import error_code, get_json, put_if_absent
 from camcloud.validation import CaptureTime
+
+# S3's answers to a conditional write that lost: the key exists (412), or a concurrent
+# conditional write to it is in flight (409); the same set as camcloud.s3.put_if_absent.
+_LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,16 @@ def _iso(capture_time: CaptureTime) -> tuple[str, str]:
 class CaptureStore:
     """Writes originals under ``raw/`` with put-if-absent, so a retry never makes a second one."""
 
-    def __init__(self, client_factory: Callable[[], Any], bucket: str, stripes: int = 64) -> None:
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        bucket: str,
+        stripes: int = 64,
+        fast_put: Callable[[], Any] | None = None,
+    ) -> None:
         self._client = client_factory
         self._bucket = bucket
+        self._fast_put = fast_put
         # Concurrent retries of one capture in this process go one at a time, so the second
         # sees the first's object; across processes S3's conditional writes settle it.
         self._locks = [threading.Lock() for _ in range(stripes)]
@@ -85,18 +99,30 @@ class CaptureStore:
         )
         payload = capture.open_payload()
         try:
-            created = put_if_absent(
-                self._client(),
-                self._bucket,
-                ref.raw_key,
-                payload,
-                content_type="image/jpeg",
-                metadata=metadata,
+            if self._fast_put is not None:
+                created = self._fast_put().put_if_absent(
+                    ref.raw_key, payload, capture.size, capture.sha256, metadata
+                )
+                return StoreResult(ref=ref, created=created)
+            # The sha256 computed while validating goes along: S3 checks the bytes against it
+            # (end-to-end integrity) and boto3 need not checksum the body again.
+            self._client().put_object(
+                Bucket=self._bucket,
+                Key=ref.raw_key,
+                Body=payload,
+                ContentType="image/jpeg",
+                Metadata=metadata,
+                IfNoneMatch="*",
+                ChecksumSHA256=base64.b64encode(bytes.fromhex(capture.sha256)).decode(),
             )
+        except ClientError as exc:
+            if error_code(exc) not in _LOST_RACE:
+                raise
+            return StoreResult(ref=ref, created=False)
         finally:
             if hasattr(payload, "close"):
                 payload.close()
-        return StoreResult(ref=ref, created=created)
+        return StoreResult(ref=ref, created=True)
 
     def resolve_ref(self, capture: Capture) -> layout.CaptureRef:
         """The key this capture lands on, the same for every retry of it.

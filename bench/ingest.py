@@ -1,0 +1,466 @@
+"""Ingest benchmark: the production gunicorn config against a local S3 stand-in.
+
+    .venv/bin/python bench/ingest.py            # ~1 minute
+    .venv/bin/python bench/ingest.py --seconds 3   # shorter runs per level
+
+The S3 stand-in is nginx on loopback (config written to a temporary directory, run in the
+foreground as a child process): every PUT is read and answered 200 with an ETag, HEAD/GET of
+the bucket 200, and GET of ``devices/bench-N.json`` returns a fixed device record, so the
+ingest authenticates the bench cameras the way it does in production (one GET per camera per
+``key_cache_seconds``) without a real registry.
+
+It prints, side by side: bare boto3 ``put_object`` rate from N processes (N = the gunicorn
+workers), ingest uploads/s and p50/p99 latency at 1, 8 and 32 connections with ~150 KB JPEGs,
+the ratio at 32 connections, and the peak RSS of the server (master + workers) under 32
+concurrent 8 MiB uploads. SPEC goals: ratio >= 0.7, p99 <= 50 ms, memory bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from camcloud.devices import hash_key  # noqa: E402
+from camcloud.simulate import make_frame  # noqa: E402
+
+BUCKET = "bench"
+DEVICES = 32
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def device_key(number: int) -> str:
+    """The (fixed, bench-only) key of camera ``number``."""
+    return f"cc1_bench-{number}_benchsecretbenchsecret{number:04d}"
+
+
+def nginx_config(workdir: Path, port: int, answer_port: int) -> str:
+    """The S3 stand-in's nginx.conf."""
+    records = []
+    for number in range(DEVICES):
+        record = {"device": f"bench-{number}", "key_hash": hash_key(device_key(number)),
+                  "created_at": "2026-01-01T00:00:00+00:00", "schema": 1}
+        records.append(
+            f"        location = /{BUCKET}/devices/bench-{number}.json {{\n"
+            f"            default_type application/json;\n"
+            f"            return 200 '{json.dumps(record)}';\n"
+            f"        }}\n"
+        )
+    temp = {name: workdir / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for path in temp.values():
+        path.mkdir(exist_ok=True)
+    return f"""
+worker_processes auto;
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp['body']};
+    proxy_temp_path {temp['proxy']};
+    fastcgi_temp_path {temp['fastcgi']};
+    uwsgi_temp_path {temp['uwsgi']};
+    scgi_temp_path {temp['scgi']};
+    client_max_body_size 0;
+    keepalive_requests 1000000;
+
+    keepalive_timeout 120s;
+    server {{
+        listen 127.0.0.1:{port};
+{''.join(records)}
+        # Every PUT is read in full (with "100 Continue" first, as S3 does for boto3's
+        # "Expect: 100-continue") and answered 200 with an ETag by a second server behind
+        # this one. Two nginx quirks make the hop necessary: a plain "return 200" discards the
+        # body without sending "100 Continue" (so boto3 skips the body and drops the
+        # connection on every call), and nginx's not-modified filter turns a 200 to a
+        # conditional PUT (If-None-Match: *, the ingest's put-if-absent) into "304 Not
+        # Modified" unless the response is proxied. The bare boto3 baseline's PUTs take the
+        # same hop, so both sides pay the same stand-in cost.
+        location / {{
+            proxy_pass http://s3_answer;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header If-None-Match "";
+            proxy_set_header Expect "";
+            proxy_request_buffering on;
+            client_body_buffer_size 1m;
+            proxy_buffering off;
+        }}
+    }}
+    upstream s3_answer {{
+        server 127.0.0.1:{answer_port};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{answer_port};
+        location / {{
+            add_header ETag '"bench-etag"' always;
+            return 200;
+        }}
+    }}
+}}
+"""
+
+
+class StandIn:
+    """nginx as the S3 stand-in, in the foreground, in a temporary directory."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = workdir / "nginx.conf"
+        config.write_text(nginx_config(workdir, self.port, free_port()))
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.process = subprocess.Popen(
+            [nginx, "-p", str(workdir), "-c", str(config), "-e", str(workdir / "error.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start: " + (workdir / "error.log").read_text())
+
+    def stop(self) -> None:
+        """Stop nginx."""
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def bench_settings(endpoint: str, spool: Path) -> dict[str, str]:
+    """The CAMCLOUD_* environment of the benchmarked ingest."""
+    return {
+        "CAMCLOUD_BUCKET": BUCKET,
+        "CAMCLOUD_REGION": "us-east-1",
+        "CAMCLOUD_S3_ENDPOINT": endpoint,
+        "CAMCLOUD_SPOOL_DIR": str(spool),
+        # The bench sends far more than a camera would: no rate limit here.
+        "CAMCLOUD_RATE_PER_MINUTE": "100000000",
+        "CAMCLOUD_RATE_BURST": "100000000",
+    }
+
+
+# --- bare boto3 -----------------------------------------------------------------------------
+
+
+def _boto3_worker(endpoint: str, body: bytes, seconds: float, start: Any, out: Any) -> None:
+    os.environ.update(FAKE_AWS)
+    from camcloud.s3 import make_client
+    from camcloud.settings import Settings
+
+    client = make_client(Settings.from_env(bench_settings(endpoint, Path("/nonexistent"))))
+    client.put_object(Bucket=BUCKET, Key="warm", Body=body, ContentType="image/jpeg")
+    start.wait()
+    count = 0
+    deadline = time.perf_counter() + seconds
+    pid = os.getpid()
+    while time.perf_counter() < deadline:
+        client.put_object(Bucket=BUCKET, Key=f"raw/bare/{pid}-{count}.jpg", Body=body,
+                          ContentType="image/jpeg")
+        count += 1
+    out.put(count)
+
+
+def bare_boto3_rate(endpoint: str, body: bytes, processes: int, seconds: float) -> float:
+    """put_object calls per second from ``processes`` processes, one call at a time each."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    out = context.Queue()
+    workers = [context.Process(target=_boto3_worker, args=(endpoint, body, seconds, start, out))
+               for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    time.sleep(3.0)  # imports and client creation happen before the clock starts
+    started = time.perf_counter()
+    start.set()
+    total = sum(out.get(timeout=seconds + 60) for _ in workers)
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    return total / max(elapsed, seconds)
+
+
+# --- the ingest under gunicorn ----------------------------------------------------------------
+
+
+class Server:
+    """gunicorn with deploy/gunicorn.conf.py, as the systemd unit runs it."""
+
+    def __init__(self, endpoint: str, workdir: Path) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMCLOUD_")}
+        env.update(FAKE_AWS)
+        env.update(bench_settings(endpoint, workdir / "spool"))
+        self.log_path = workdir / "gunicorn.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+             "--bind", f"127.0.0.1:{self.port}", "ingest.wsgi:app"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                status, _ = request(self.port, b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n")
+                if status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start: " + self.log_path.read_text()[-2000:])
+
+    def pids(self) -> list[int]:
+        """The master and its workers."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            workers = [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            workers = []
+        return [self.process.pid, *workers]
+
+    def rss(self) -> int:
+        """Resident memory of master + workers, bytes."""
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                continue
+        return total
+
+    def stop(self) -> None:
+        """SIGTERM and wait."""
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+
+
+def _read_response(sock: socket.socket, pending: bytes = b"") -> tuple[int, bytes]:
+    data = pending
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        rest += chunk
+    return int(head.split(b" ", 2)[1]), rest[length:]
+
+
+def request(port: int, data: bytes) -> tuple[int, bytes]:
+    """One request on a fresh connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        return _read_response(sock)
+
+
+def upload_request(port: int, device: int, capture_id: str, body: bytes) -> bytes:
+    """An upload as a camera sends it (device clock, so one S3 PUT per upload)."""
+    captured = datetime.now(UTC) - timedelta(seconds=1)
+    head = (
+        f"POST /upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: ESP32HTTPClient\r\n"
+        f"Connection: keep-alive\r\nContent-Type: image/jpeg\r\n"
+        f"Authorization: Bearer {device_key(device)}\r\nX-Capture-Id: {capture_id}\r\n"
+        f"X-Captured-At: {captured.isoformat(timespec='milliseconds')}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def load(port: int, connections: int, body: bytes, seconds: float, tag: str
+         ) -> tuple[int, list[float], int]:
+    """``connections`` keep-alive connections uploading for ``seconds``.
+
+    Returns (uploads, latencies in seconds, errors).
+    """
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+    barrier = threading.Barrier(connections + 1)
+    stop_at = [0.0]
+
+    def run(index: int) -> None:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        barrier.wait()
+        count = 0
+        while time.perf_counter() < stop_at[0]:
+            data = upload_request(port, index % DEVICES, f"{tag}-{index}-{count}", body)
+            started = time.perf_counter()
+            try:
+                sock.sendall(data)
+                status, _ = _read_response(sock)
+            except OSError:
+                errors[index] += 1
+                sock.close()
+                sock = socket.create_connection(("127.0.0.1", port))
+                continue
+            latencies[index].append(time.perf_counter() - started)
+            if status != 201:
+                errors[index] += 1
+            count += 1
+        sock.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    flat = [value for values in latencies for value in values]
+    return len(flat), flat, sum(errors)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The ``fraction`` quantile of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def big_jpeg(size: int) -> bytes:
+    """A valid JPEG of about ``size`` bytes (COM segments carry the bulk)."""
+    image = make_frame(640, 480, 1)
+    filler = size - len(image)
+    segments = io.BytesIO()
+    while filler >= 4:
+        payload = min(65533, filler - 4)
+        segments.write(b"\xff\xfe" + (payload + 2).to_bytes(2, "big") + b"\x20" * payload)
+        filler -= payload + 4
+    return image[:2] + segments.getvalue() + image[2:]
+
+
+def memory_under_big_uploads(server: Server, body: bytes, concurrency: int
+                             ) -> tuple[int, int, int]:
+    """(idle RSS, peak RSS, uploads ok) with ``concurrency`` simultaneous ``body`` uploads."""
+    idle = server.rss()
+    peak = [idle]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], server.rss())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    results: list[int] = []
+
+    def upload(index: int) -> None:
+        try:
+            status, _ = request(server.port, upload_request(server.port, index % DEVICES,
+                                                            f"big-{index}", body))
+        except OSError:
+            status = 0
+        results.append(status)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    sampler.join()
+    return idle, peak[0], sum(1 for status in results if status == 201)
+
+
+def main() -> None:
+    """Run every measurement and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per measurement")
+    arguments = parser.parse_args()
+    seconds = arguments.seconds
+
+    image = make_frame(800, 600, 0, quality=78)
+    big = big_jpeg(8 * 1024 * 1024 - 1024)
+    workdir = Path(tempfile.mkdtemp(prefix="camcloud-bench-ingest-"))
+    nginx = StandIn(workdir)
+    try:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("gconf", ROOT / "deploy/gunicorn.conf.py")
+        assert spec and spec.loader
+        gconf = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(gconf)
+        workers, threads = int(gconf.workers), int(gconf.threads)
+
+        print(f"ingest benchmark: {os.cpu_count()} CPUs, gunicorn {workers} workers x "
+              f"{threads} threads (deploy/gunicorn.conf.py), S3 stand-in nginx :{nginx.port}")
+        print(f"upload: {len(image) / 1000:.0f} kB JPEG, {seconds:.0f} s per measurement\n")
+
+        bare = bare_boto3_rate(nginx.url, image, workers, seconds)
+        server = Server(nginx.url, workdir)
+        try:
+            # Warm up: each worker's S3 client, each camera's registry record.
+            load(server.port, 8, image, 1.5, "warm")
+            rows = []
+            for connections in (1, 8, 32):
+                count, latencies, errors = load(server.port, connections, image, seconds,
+                                                f"c{connections}")
+                rows.append((connections, count / seconds, percentile(latencies, 0.5),
+                             percentile(latencies, 0.99), errors))
+            idle, peak, ok = memory_under_big_uploads(server, big, 32)
+        finally:
+            server.stop()
+    finally:
+        nginx.stop()
+
+    print(f"{'':32}{'uploads/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{f'bare boto3 put_object, {workers} procs':32}{bare:>10.0f}")
+    for connections, rate, p50, p99, errors in rows:
+        print(f"{f'ingest, {connections} connections':32}{rate:>10.0f}{p50 * 1000:>9.1f}"
+              f"{p99 * 1000:>9.1f}{errors:>8}")
+    ratio = rows[-1][1] / bare if bare else 0.0
+    p99_32 = rows[-1][3] * 1000
+    print()
+    print(f"ratio ingest@32 / bare boto3: {ratio:.2f}   (goal >= 0.70: "
+          f"{'met' if ratio >= 0.7 else 'NOT met'})")
+    print(f"p99 at 32 connections: {p99_32:.1f} ms   (goal <= 50 ms: "
+          f"{'met' if p99_32 <= 50 else 'NOT met'})")
+    print(f"server RSS (master + {workers} workers): idle {idle / 2**20:.0f} MiB, peak "
+          f"{peak / 2**20:.0f} MiB under 32 concurrent {len(big) / 2**20:.1f} MiB uploads "
+          f"({ok}/32 stored)")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
