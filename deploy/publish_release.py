@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None, samconfig: Path = ROOT / "samconfig.toml
     parser.add_argument("--release", type=Path, default=RELEASE)
     args = parser.parse_args(argv)
     if not args.stack_name:
-        parser.error("no --stack-name and no samconfig.toml: run `make deploy` first")
+        parser.error("no stack name in samconfig.toml: pass --stack-name (and --region)")
     if not args.release.is_file():
         parser.error(f"{args.release} is missing: run deploy/make-release.sh")
 
