@@ -45,6 +45,11 @@ preload_app = False
 # make the master think a worker hung.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
+# No runtime control socket (gunicorn >= 25.1 creates one in $XDG_RUNTIME_DIR or ~/.gunicorn):
+# the ingest and the gallery would share its path, the service user has no writable home
+# under ProtectHome, and systemd already restarts and reloads the units.
+control_socket_disable = True
+
 # nginx writes the access log; the ingest writes one JSON line per upload with device,
 # capture id, bytes, outcome and latency. gunicorn's own log goes to journald via stderr.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None

@@ -59,6 +59,7 @@ class Body:
         self.path: str | None = None
         self.size = 0
         self.sha256 = ""
+        self._digest: Any = None  # sha256 of what went to the file, as it arrives
 
     def write(self, chunk: bytes) -> None:
         """Append ``chunk``; raise 413 as soon as the body passes the limit."""
@@ -73,9 +74,11 @@ class Body:
             )
             self._file = os.fdopen(descriptor, "wb")
             self._file.write(self._buffer)
+            self._digest = hashlib.sha256(self._buffer)
             self._buffer = bytearray()
         if self._file is not None:
             self._file.write(chunk)
+            self._digest.update(chunk)
         else:
             self._buffer += chunk
 
@@ -88,14 +91,17 @@ class Body:
             self.sha256 = hashlib.sha256(self._buffer).hexdigest()
             return
         self._file.flush()
+        # The framing walk reads the file through a mapping, without copying it into memory.
         with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             length = jpeg_length(mapped)
-            digest = hashlib.sha256()
-            # Hash the mapping in slices: a memoryview of the whole map would pin it open.
-            for start in range(0, length, READ_CHUNK * 16):
-                digest.update(mapped[start : min(length, start + READ_CHUNK * 16)])
+        digest = self._digest
         if length < self.size:
+            # Padding after the end marker: hash again, only the image, in small reads.
             self._file.truncate(length)
+            digest = hashlib.sha256()
+            with open(self.path, "rb") as handle:  # type: ignore[arg-type]
+                for block in iter(lambda: handle.read(READ_CHUNK), b""):
+                    digest.update(block)
         self._file.close()
         self.size = length
         self.sha256 = digest.hexdigest()
