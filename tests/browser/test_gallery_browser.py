@@ -60,6 +60,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         records = local.wait_for_records(10, timeout=60)
         assert len(records) == 10, records
         local.keys = keys
+        local.yard_key = yard
         yield local
 
 
@@ -270,3 +271,16 @@ def test_deleting_a_capture_removes_it_everywhere(stack, page):
     for key in (victim.raw_key, victim.thumb_key, victim.preview_key, victim.meta_key):
         listed = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=key)
         assert listed.get("KeyCount", 0) == 0, key
+
+
+def test_the_live_view_shows_a_new_capture_by_itself(stack, page):
+    # Given yard-cam's live view showing its newest capture
+    page.goto(stack.info["gallery_url"] + "camera/yard-cam/live")
+    live = page.locator("img.live-image")
+    expect(live).to_have_attribute("data-capture", ref_of(stack.keys["yard"][0]).id)
+    # When the camera uploads a new capture
+    frame = make_frame(640, 480, 99, seed=3)
+    new = ref_of(upload(stack, stack.yard_key, frame, time.time(), "yard-new"))
+    # Then the page shows it without a reload (it polls every 10 s)
+    expect(live).to_have_attribute("data-capture", new.id, timeout=40_000)
+    page.wait_for_function("() => document.querySelector('img.live-image').naturalWidth > 0")
