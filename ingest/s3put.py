@@ -32,6 +32,9 @@ from botocore.exceptions import ClientError, HTTPClientError
 from ingest.logs import event
 
 _LOST_RACE_STATUS = {409, 412}
+# S3's answers when the bytes it received do not match the checksums: damaged in transit,
+# worth a retry, not a reason to doubt this path.
+_DIGEST_CODES = {b"BadDigest", b"XAmzContentSHA256Mismatch", b"InvalidDigest"}
 _CODE_RE = re.compile(rb"<Code>([^<]{1,64})</Code>")
 
 
@@ -97,7 +100,8 @@ class FastPut:
             return True
         if status in _LOST_RACE_STATUS:
             return False
-        if status >= 500 or status in {429, 408}:
+        found = _CODE_RE.search(answer or b"")
+        if status >= 500 or status in {429, 408} or (found and found.group(1) in _DIGEST_CODES):
             raise _client_error(status, answer)
         # Anything else is this path's problem, not S3's health: fall back for good.
         with self._lock:

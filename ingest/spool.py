@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -266,6 +267,12 @@ class Spool:
             raise CorruptEntry(f"{name}: {exc}") from exc
         if size != document.get("bytes"):
             raise CorruptEntry(f"{name}: body has {size} bytes, entry says {document.get('bytes')}")
+        digest = hashlib.sha256()
+        with open(body_path, "rb") as handle:
+            for block in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(block)
+        if digest.hexdigest() != capture.sha256:
+            raise CorruptEntry(f"{name}: body does not match its sha256")
         return capture
 
     def remove(self, name: str) -> None:

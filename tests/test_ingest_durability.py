@@ -281,3 +281,30 @@ def test_faulty_network_during_200_uploads_loses_and_duplicates_nothing(
         assert set(ids.values()) == {1}
     assert min(modes["refuse"], modes["stall"], modes["reset"]) >= 1
     assert proxy.counts["refused"] > 0
+
+
+def test_a_damaged_spool_entry_is_set_aside_and_the_rest_drained(bucket: Bucket,
+                                                                  proxy: FaultProxy) -> None:
+    # Given three captures spooled during an outage, one of whose files gets damaged on disk
+    key = bucket.add_device("cam-1")
+    spool_dir = Path(bucket.settings.spool_dir)
+    http = urllib3.PoolManager(retries=False, timeout=10.0)
+    with LiveIngest(through(bucket, proxy)) as live:
+        fast_drainer(live)
+        assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "ok-0"}).status == 201
+        proxy.set_mode("refuse")
+        for index in range(3):
+            answer = post(http, live.url, key, jpeg_bytes(colour=(index, 9, 9)),
+                          {"X-Capture-Id": f"sp-{index}"})
+            assert answer.status == 202
+        damaged = spool_dir / "queue" / "cam-1_sp-1" / "body.jpg"
+        data = bytearray(damaged.read_bytes())
+        data[200] ^= 0xFF
+        damaged.write_bytes(bytes(data))
+        # When S3 is back
+        proxy.set_mode("pass")
+        assert wait_for(lambda: not queued(spool_dir), timeout=20)
+    # Then the intact ones are stored, the damaged one kept aside for a person, not uploaded
+    assert set(capture_ids(bucket, "cam-1")) == {"ok-0", "sp-0", "sp-2"}
+    kept = [path.name for path in (spool_dir / "failed").iterdir()]
+    assert len(kept) == 1 and kept[0].startswith("cam-1_sp-1")

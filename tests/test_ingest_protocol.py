@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import urllib3
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -20,6 +24,7 @@ from hypothesis import strategies as st
 from camcloud.simulate import make_frame
 from ingest import logs
 from ingest.logs import JsonFormatter
+from ingest.s3put import FastPut
 from tests.conftest import jpeg_bytes
 from tests.ingest_support import Bucket, LiveIngest, moto_server, new_bucket, raw_request
 
@@ -450,3 +455,96 @@ def test_upload_is_logged_as_one_json_line(stack: Stack) -> None:
     assert record["device"] == DEVICE and record["capture_id"] == "log-1"
     assert record["outcome"] == "stored" and record["status"] == 201
     assert record["bytes"] > 0 and record["latency_ms"] >= 0
+
+
+# --- the fast PutObject path ----------------------------------------------------------------
+
+
+class _Answer(BaseHTTPRequestHandler):
+    """Answers every PUT with the status the test sets, after reading the body."""
+
+    status = 503
+    code = b"Stub"
+
+    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = b"<Error><Code>" + self.code + b"</Code></Error>"
+        self.send_response(self.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def stub_s3() -> Iterator[tuple[str, type[_Answer]]]:
+    """A fake S3 endpoint answering PUTs with a chosen status."""
+    handler = type("Answer", (_Answer,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/", handler
+    server.shutdown()
+    server.server_close()
+
+
+def _metadata() -> dict[str, str]:
+    return {"capture-id": "f-1", "clock": "device", "sha256": "0" * 64, "bytes": "3"}
+
+
+def test_fast_put_falls_back_to_boto3_on_an_unexpected_answer(
+    make_stack: Callable[..., Stack], stub_s3: tuple[str, type[_Answer]]
+) -> None:
+    # Given the fast path pointed at an endpoint that refuses its requests with 403
+    stack = make_stack()
+    url, handler = stub_s3
+    handler.status = 403
+    fast = FastPut(stack.bucket.client, stack.bucket.settings.bucket)
+    fast._base = url
+    image = jpeg_bytes()
+    digest = hashlib.sha256(image).hexdigest()
+    # When it stores an original
+    created = fast.put_if_absent("raw/cam-1/0000000000001_f-1.jpg", image, len(image), digest,
+                                 _metadata())
+    # Then the write went through boto3 and the fast path is off for good
+    assert created is True and fast.enabled is False
+    assert stack.bucket.get("raw/cam-1/0000000000001_f-1.jpg")["Body"].read() == image
+    assert fast.put_if_absent("raw/cam-1/0000000000001_f-1.jpg", image, len(image), digest,
+                              _metadata()) is False
+
+
+def test_fast_put_reports_s3_trouble_as_an_error(
+    make_stack: Callable[..., Stack], stub_s3: tuple[str, type[_Answer]]
+) -> None:
+    stack = make_stack()
+    url, handler = stub_s3
+    handler.status = 503
+    fast = FastPut(stack.bucket.client, stack.bucket.settings.bucket)
+    fast._base = url
+    image = jpeg_bytes()
+    with pytest.raises(ClientError) as caught:
+        fast.put_if_absent("raw/cam-1/0000000000001_f-2.jpg", image, len(image),
+                           hashlib.sha256(image).hexdigest(), _metadata())
+    assert caught.value.response["Error"]["Code"] == "Stub"
+    assert fast.enabled is True
+    assert stack.stored() == []
+
+
+def test_fast_put_treats_a_digest_mismatch_as_s3_trouble(
+    make_stack: Callable[..., Stack], stub_s3: tuple[str, type[_Answer]]
+) -> None:
+    # Given S3 saying the bytes it got do not match the checksum (damaged on the way)
+    stack = make_stack()
+    url, handler = stub_s3
+    handler.status = 400
+    handler.code = b"BadDigest"
+    fast = FastPut(stack.bucket.client, stack.bucket.settings.bucket)
+    fast._base = url
+    image = jpeg_bytes()
+    # Then the write fails (the upload is spooled and retried) and the fast path stays on
+    with pytest.raises(ClientError):
+        fast.put_if_absent("raw/cam-1/0000000000001_f-3.jpg", image, len(image),
+                           hashlib.sha256(image).hexdigest(), _metadata())
+    assert fast.enabled is True
