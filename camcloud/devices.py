@@ -91,6 +91,17 @@ class DeviceRecord:
         return cls(**{k: v for k, v in document.items() if k in known})
 
 
+def check_key(record: DeviceRecord, key: str, claimed_device: str | None = None) -> DeviceRecord:
+    """``record`` if ``key`` is its current key and may upload; raise AuthError otherwise."""
+    if not hmac.compare_digest(record.key_hash, hash_key(key)):
+        raise AuthError("bad_key", 401, "the device key is not valid")
+    if record.revoked:
+        raise AuthError("revoked", 403, f"the key of device {record.device!r} is revoked")
+    if claimed_device is not None and claimed_device != record.device:
+        raise AuthError("device_mismatch", 403, "X-Device-Id does not match the device of the key")
+    return record
+
+
 class DeviceRegistry:
     """Device records in S3, with a short read cache so the ingest costs no GET per upload.
 
@@ -199,15 +210,9 @@ class DeviceRegistry:
             raise AuthError("missing_key", 401, "send the device key as 'Authorization: Bearer …'")
         device = device_of_key(key)
         record = self.get(device) if device else None
-        if record is None or not hmac.compare_digest(record.key_hash, hash_key(key)):
+        if record is None:
             raise AuthError("bad_key", 401, "the device key is not valid")
-        if record.revoked:
-            raise AuthError("revoked", 403, f"the key of device {record.device!r} is revoked")
-        if claimed_device is not None and claimed_device != record.device:
-            raise AuthError(
-                "device_mismatch", 403, "X-Device-Id does not match the device of the key"
-            )
-        return record
+        return check_key(record, key, claimed_device)
 
     def _require(self, device: str) -> DeviceRecord:
         record = self.get(device, fresh=True)
