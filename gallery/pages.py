@@ -76,6 +76,10 @@ class Gallery:
                     )
         return self._presigner
 
+    def image_origin(self) -> str | None:
+        """Where presigned images come from (for the CSP), once the signer exists."""
+        return None if self._presigner is None else self._presigner.origin
+
     def remember_status(self, meta_key: str, status: str) -> None:
         """Remember a record's status (records do not change once written)."""
         with self._lock:
@@ -410,12 +414,22 @@ def _count_errors(
     return checked, errors
 
 
-def cameras(gallery: Gallery, now_ms: int | None = None) -> list[CameraHealth]:
+@dataclass(frozen=True)
+class CamerasPage:
+    """Every camera's health, and when the page's image links expire."""
+
+    cameras: list[CameraHealth]
+    expires_at: int
+
+
+def cameras(gallery: Gallery, now_ms: int | None = None) -> CamerasPage:
     """Every camera's health, computed in parallel (S3 latency dominates, not CPU)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     devices = _camera_ids(gallery)
+    expires_at = gallery.presigner.window().expires_at
     if not devices:
-        return []
+        return CamerasPage(cameras=[], expires_at=expires_at)
     budget = max(5, ERROR_CHECK_BUDGET // len(devices))
     with ThreadPoolExecutor(max_workers=min(_WORKERS, len(devices))) as pool:
-        return list(pool.map(lambda device: _health(gallery, device, now_ms, budget), devices))
+        health = list(pool.map(lambda device: _health(gallery, device, now_ms, budget), devices))
+    return CamerasPage(cameras=health, expires_at=expires_at)

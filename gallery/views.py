@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -71,8 +70,8 @@ def http_error(exc: HTTPException) -> Any:
 @bp.after_app_request
 def security_headers(response: Any) -> Any:
     """A strict CSP (own scripts, images from the bucket only), no referrer for S3 links."""
-    signer = _gallery()._presigner
-    images = f"'self' data: {signer.origin}" if signer is not None else "'self' data:"
+    origin = _gallery().image_origin()
+    images = f"'self' data: {origin}" if origin else "'self' data:"
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
@@ -120,7 +119,7 @@ def latest_json(device: str) -> Any:
 @login_required
 def cameras() -> Any:
     """Every camera's health: latest image, last seen, uploads per hour, telemetry, errors."""
-    return render_template("cameras.html", cameras=pages.cameras(_gallery()), now=time.time())
+    return render_template("cameras.html", page=pages.cameras(_gallery()))
 
 
 @bp.get("/capture/<capture_id>")
