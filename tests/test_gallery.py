@@ -10,8 +10,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import botocore.auth
 import pytest
+from botocore.config import Config
 
 from camcloud import layout
 from camcloud.devices import DeviceRegistry
@@ -242,16 +244,25 @@ def test_presigned_urls_are_sigv4_with_the_configured_ttl(settings, s3, gallery_
     assert time.time() + 600 * 4 / 5 - 2 <= expires <= time.time() + 600
 
 
-def test_the_fast_presigner_signs_exactly_like_botocore(s3, settings, monkeypatch):
-    # Given our signer and botocore at the same signing time
-    signer = Presigner(s3, settings.bucket, 900)
+@pytest.mark.parametrize("session_token", [None, "FwoGZXIvYXdzE+temporary/token=="])
+@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:4566"])
+def test_the_fast_presigner_signs_exactly_like_botocore(aws_credentials, settings, monkeypatch,
+                                                         session_token, endpoint):
+    # Given a client with long-term or instance-role (session token) credentials, on AWS or
+    # on a local endpoint, and our signer and botocore at the same signing time
+    client = boto3.session.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="wJalrXUtnFEMI/K7MDENG",
+        aws_session_token=session_token,
+    ).client("s3", region_name="eu-central-1", endpoint_url=endpoint,
+             config=Config(signature_version="s3v4"))
+    signer = Presigner(client, settings.bucket, 900)
     signed_at = signer.window().signed_at
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: dt.datetime.fromtimestamp(
         signed_at, dt.UTC).replace(tzinfo=None))
     key = "raw/cam-1/8204741645565_abc-1.jpg"
     # When both presign a download of the same key
     ours = signer.url(key, download_name="cam-1 photo.jpg")
-    theirs = s3.generate_presigned_url("get_object", ExpiresIn=900, Params={
+    theirs = client.generate_presigned_url("get_object", ExpiresIn=900, Params={
         "Bucket": settings.bucket, "Key": key,
         "ResponseContentDisposition": 'attachment; filename="cam-1 photo.jpg"'})
     # Then the URLs name the same object with the same parameters and signature
