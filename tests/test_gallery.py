@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import importlib
 import json
 import re
 import time
@@ -14,6 +15,7 @@ import boto3
 import botocore.auth
 import pytest
 from botocore.config import Config
+from werkzeug.test import Client
 
 from camcloud import layout
 from camcloud.devices import DeviceRegistry
@@ -504,3 +506,26 @@ def test_an_oversized_form_post_is_refused_not_crashed(logged_in):
     response = logged_in.post("/login", data={"username": "x" * 1_000_000})
     # Then it is refused with 413
     assert response.status_code == 413
+
+
+def test_behind_nginx_one_guessing_client_does_not_lock_out_the_owner(settings, s3, gallery_user,
+                                                                      monkeypatch):
+    # Given the production entry point (behind nginx) allowing 2 login attempts at once
+    for name, value in {**settings.as_env(), "CAMCLOUD_GALLERY_LOGIN_BURST": "2"}.items():
+        monkeypatch.setenv(name, value)
+    import gallery.wsgi
+
+    app = importlib.reload(gallery.wsgi).app
+    attacker, owner = Client(app), Client(app)
+
+    def attempt(client: Client, address: str, user: str, password: str) -> int:
+        headers = {"X-Forwarded-For": address, "X-Forwarded-Proto": "https"}
+        token = csrf_from(client.get("/login", headers=headers).get_data(as_text=True))
+        return client.post("/login", headers=headers, data={
+            "username": user, "password": password, "csrf_token": token}).status_code
+
+    # When one address guesses passwords for several names until it is stopped
+    guesses = [attempt(attacker, "203.0.113.9", f"user{i}", "guess-guess") for i in range(3)]
+    # Then it is stopped, and the owner, from their own address, still logs in
+    assert guesses == [401, 401, 429]
+    assert attempt(owner, "198.51.100.7", *gallery_user) == 302
