@@ -156,16 +156,24 @@
     const list = tiles();
     const index = list.indexOf(tile);
     dialog.querySelector(".lb-prev").disabled = index <= 0;
-    dialog.querySelector(".lb-next").disabled = index >= list.length - 1;
+    dialog.querySelector(".lb-next").disabled = index >= list.length - 1 && !olderLink();
     dialog.dataset.capture = tile.dataset.capture;
     loadPanel(tile);
   };
+
+  const OPEN_FIRST = "#lightbox-first";
+  const olderLink = () => document.querySelector("a.older");
 
   const step = (delta) => {
     if (!current) return;
     const list = tiles();
     const next = list[list.indexOf(current) + delta];
-    if (next) show(next);
+    if (next) {
+      show(next);
+    } else if (delta > 0 && olderLink()) {
+      // Past the last capture of the page: carry on into the older page's lightbox.
+      window.location.assign(olderLink().href + OPEN_FIRST);
+    }
   };
 
   if (dialog) {
@@ -185,6 +193,10 @@
       if (!dialog.open) dialog.showModal();
       dialog.querySelector(".lb-close").focus();
     };
+    if (window.location.hash === OPEN_FIRST && tiles().length) {
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+      open(tiles()[0]);
+    }
     document.addEventListener("click", (event) => {
       const link = event.target.closest("a.tile-link");
       if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;

@@ -6,6 +6,7 @@ captures per page so that paging needs only a handful of uploads.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -173,6 +174,21 @@ def test_the_lightbox_steps_with_keys_and_swipes_and_closes_with_escape(stack, p
     expect(dialog).to_be_hidden()
     page.wait_for_function(
         "id => document.activeElement?.closest('li.tile')?.dataset.capture === id", arg=ids[0])
+
+
+def test_the_lightbox_carries_on_into_the_older_page(stack, page):
+    # Given the lightbox open on the last capture of the first page
+    open_timeline(page, stack)
+    page.locator("li.tile a.tile-link").last.click()
+    dialog = page.locator("dialog#lightbox")
+    expect(dialog).to_be_visible()
+    # When → is pressed
+    page.keyboard.press("ArrowRight")
+    # Then the older page opens with its first capture in the lightbox
+    expect(page).to_have_url(re.compile(r"\?after=meta/"))
+    expect(dialog).to_be_visible()
+    expect(dialog).to_have_attribute("data-capture", tile_ids(page)[0])
+    page.keyboard.press("Escape")
 
 
 def test_one_camera_can_be_picked_from_a_tile(stack, page):
