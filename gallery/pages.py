@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -112,7 +113,7 @@ class TimelinePage:
     previews: dict[str, str]
     next_after: str | None
     expires_at: int
-    day: Any = None
+    day: date | None = None
 
     @property
     def tiles(self) -> list[listing.Tile]:
