@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import urllib3
+from moto import mock_aws
 from playwright.sync_api import Page, expect, sync_playwright
 
 from camcloud import layout
@@ -42,9 +43,20 @@ def upload(stack: LocalStack, key: str, body: bytes, captured_at: float, capture
     return str(response.json()["key"])
 
 
+def forget_moto_state() -> None:
+    """Empty moto's in-process buckets and queues (a mock resets them when it starts).
+
+    A local stack stopped earlier in this pytest process leaves its bucket, devices and users in
+    moto's memory, and the next stack would find them (its demo device "exists already").
+    """
+    with mock_aws():
+        pass
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The local stack with 7 demo-cam captures, 2 yard-cam captures and 1 corrupt capture."""
+    forget_moto_state()
     with LocalStack(tmp_path_factory.mktemp("browser-stack"),
                     env={"CAMCLOUD_GALLERY_PAGE_SIZE": str(PAGE_SIZE)}) as local:
         demo = local.info["devices"]["demo-cam"]
@@ -63,6 +75,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         local.keys = keys
         local.yard_key = yard
         yield local
+    forget_moto_state()
 
 
 @pytest.fixture(scope="module")
