@@ -1,7 +1,7 @@
 """Ingest benchmark: the production gunicorn config against a local S3 stand-in.
 
-    .venv/bin/python bench/ingest.py            # ~1 minute
-    .venv/bin/python bench/ingest.py --seconds 3   # shorter runs per level
+    .venv/bin/python bench/ingest.py                        # ~2 minutes
+    .venv/bin/python bench/ingest.py --seconds 3 --rounds 1  # ~40 s
 
 The S3 stand-in is nginx on loopback (config written to a temporary directory, run in the
 foreground as a child process): every PUT is read and answered 200 with an ETag, HEAD/GET of
@@ -10,19 +10,25 @@ ingest authenticates the bench cameras the way it does in production (one GET pe
 ``key_cache_seconds``) without a real registry.
 
 It prints, side by side: bare boto3 ``put_object`` rate from N processes (N = the gunicorn
-workers), ingest uploads/s and p50/p99 latency at 1, 8 and 32 connections with ~150 KB JPEGs,
-the ratio at 32 connections, and the peak RSS of the server (master + workers) under 32
-concurrent 8 MiB uploads. SPEC goals: ratio >= 0.7, p99 <= 50 ms, memory bounded.
+workers, one call at a time each, without "Expect: 100-continue" for these small bodies, as
+the ingest), ingest uploads/s and p50/p99 latency at 1, 8 and 32 keep-alive connections with
+~150 KB JPEGs (clients in separate processes), the ratio at 32 connections, and the peak RSS
+of the server (master + workers) under 32 concurrent 8 MiB uploads. The bare boto3 and
+32-connection measurements alternate ``--rounds`` times and the best of each is shown, so
+that a neighbour's burst on a shared machine does not land on one side of the ratio only.
+SPEC goals: ratio >= 0.7, p99 <= 50 ms, memory bounded.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
 import json
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +61,14 @@ def free_port() -> int:
 def device_key(number: int) -> str:
     """The (fixed, bench-only) key of camera ``number``."""
     return f"cc1_bench-{number}_benchsecretbenchsecret{number:04d}"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the bench dies, so nothing is left running."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def nginx_config(workdir: Path, port: int, answer_port: int) -> str:
@@ -139,7 +153,7 @@ class StandIn:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.process = subprocess.Popen(
             [nginx, "-p", str(workdir), "-c", str(config), "-e", str(workdir / "error.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -176,8 +190,12 @@ def _boto3_worker(endpoint: str, body: bytes, seconds: float, start: Any, out: A
     os.environ.update(FAKE_AWS)
     from camcloud.s3 import make_client
     from camcloud.settings import Settings
+    from ingest import skip_expect_for_small_bodies
 
     client = make_client(Settings.from_env(bench_settings(endpoint, Path("/nonexistent"))))
+    # Like the ingest, no "Expect: 100-continue" on a small body: the baseline does not pay
+    # the extra round trip the ingest avoids (the stronger baseline).
+    client.meta.events.register("before-sign.s3.PutObject", skip_expect_for_small_bodies)
     client.put_object(Bucket=BUCKET, Key="warm", Body=body, ContentType="image/jpeg")
     start.wait()
     count = 0
@@ -226,6 +244,7 @@ class Server:
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
              "--bind", f"127.0.0.1:{self.port}", "ingest.wsgi:app"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -309,48 +328,76 @@ def upload_request(port: int, device: int, capture_id: str, body: bytes) -> byte
     return head.encode() + body
 
 
+def _connection_loop(port: int, index: int, body: bytes, tag: str, ready: Any,
+                     stop_at: list[float], latencies: list[float], errors: list[int]) -> None:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ready.wait()
+    count = 0
+    while time.perf_counter() < stop_at[0]:
+        data = upload_request(port, index % DEVICES, f"{tag}-{index}-{count}", body)
+        started = time.perf_counter()
+        try:
+            sock.sendall(data)
+            status, _ = _read_response(sock)
+        except OSError:
+            errors[0] += 1
+            sock.close()
+            sock = socket.create_connection(("127.0.0.1", port))
+            continue
+        latencies.append(time.perf_counter() - started)
+        if status != 201:
+            errors[0] += 1
+        count += 1
+    sock.close()
+
+
+def _load_process(port: int, indices: list[int], body: bytes, seconds: float, tag: str,
+                  start: Any, out: Any) -> None:
+    ready = threading.Barrier(len(indices) + 1)
+    stop_at = [float("inf")]
+    latencies: list[list[float]] = [[] for _ in indices]
+    errors = [[0] for _ in indices]
+    threads = [
+        threading.Thread(target=_connection_loop, args=(port, index, body, tag, ready, stop_at,
+                                                        latencies[n], errors[n]))
+        for n, index in enumerate(indices)
+    ]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    stop_at[0] = time.perf_counter() + seconds
+    ready.wait()
+    for thread in threads:
+        thread.join()
+    out.put(([value for values in latencies for value in values],
+             sum(error[0] for error in errors)))
+
+
 def load(port: int, connections: int, body: bytes, seconds: float, tag: str
          ) -> tuple[int, list[float], int]:
     """``connections`` keep-alive connections uploading for ``seconds``.
 
-    Returns (uploads, latencies in seconds, errors).
+    The connections are spread over up to 4 client processes, so that the client's own GIL
+    does not add to the latencies it measures. Returns (uploads, latencies in s, errors).
     """
-    latencies: list[list[float]] = [[] for _ in range(connections)]
-    errors = [0] * connections
-    barrier = threading.Barrier(connections + 1)
-    stop_at = [0.0]
-
-    def run(index: int) -> None:
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        barrier.wait()
-        count = 0
-        while time.perf_counter() < stop_at[0]:
-            data = upload_request(port, index % DEVICES, f"{tag}-{index}-{count}", body)
-            started = time.perf_counter()
-            try:
-                sock.sendall(data)
-                status, _ = _read_response(sock)
-            except OSError:
-                errors[index] += 1
-                sock.close()
-                sock = socket.create_connection(("127.0.0.1", port))
-                continue
-            latencies[index].append(time.perf_counter() - started)
-            if status != 201:
-                errors[index] += 1
-            count += 1
-        sock.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    barrier.wait()
-    for thread in threads:
-        thread.join()
-    flat = [value for values in latencies for value in values]
-    return len(flat), flat, sum(errors)
+    context = multiprocessing.get_context("spawn")
+    processes = min(connections, 4)
+    start = context.Event()
+    out = context.Queue()
+    groups = [list(range(connections))[n::processes] for n in range(processes)]
+    workers = [context.Process(target=_load_process,
+                               args=(port, group, body, seconds, tag, start, out))
+               for group in groups]
+    for worker in workers:
+        worker.start()
+    time.sleep(2.0)  # let them import and connect
+    start.set()
+    results = [out.get(timeout=seconds + 60) for _ in workers]
+    for worker in workers:
+        worker.join()
+    flat = [value for latencies, _ in results for value in latencies]
+    return len(flat), flat, sum(errors for _, errors in results)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -410,9 +457,12 @@ def memory_under_big_uploads(server: Server, body: bytes, concurrency: int
 def main() -> None:
     """Run every measurement and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of bare boto3 and ingest at 32 connections")
     arguments = parser.parse_args()
     seconds = arguments.seconds
+    rounds = max(1, arguments.rounds)
 
     image = make_frame(800, 600, 0, quality=78)
     big = big_jpeg(8 * 1024 * 1024 - 1024)
@@ -429,19 +479,32 @@ def main() -> None:
 
         print(f"ingest benchmark: {os.cpu_count()} CPUs, gunicorn {workers} workers x "
               f"{threads} threads (deploy/gunicorn.conf.py), S3 stand-in nginx :{nginx.port}")
-        print(f"upload: {len(image) / 1000:.0f} kB JPEG, {seconds:.0f} s per measurement\n")
+        print(f"upload: {len(image) / 1000:.0f} kB JPEG, {seconds:.0f} s per measurement, best of "
+              f"{rounds} alternating rounds for bare boto3 and 32 connections; load average "
+              f"before: {os.getloadavg()[0]:.1f}\n")
 
-        bare = bare_boto3_rate(nginx.url, image, workers, seconds)
         server = Server(nginx.url, workdir)
         try:
             # Warm up: each worker's S3 client, each camera's registry record.
             load(server.port, 8, image, 1.5, "warm")
+            # The two sides of the ratio alternate, best of ``rounds`` each: the build machine
+            # is shared, and a neighbour's burst must not land on one side only.
+            bare_rates: list[float] = []
+            rows_by_level: dict[int, list[tuple[float, float, float, int]]] = {}
+            for round_number in range(rounds):
+                bare_rates.append(bare_boto3_rate(nginx.url, image, workers, seconds))
+                levels = (1, 8, 32) if round_number == 0 else (32,)
+                for connections in levels:
+                    count, latencies, errors = load(server.port, connections, image, seconds,
+                                                    f"r{round_number}c{connections}")
+                    rows_by_level.setdefault(connections, []).append(
+                        (count / seconds, percentile(latencies, 0.5),
+                         percentile(latencies, 0.99), errors))
+            bare = max(bare_rates)
             rows = []
-            for connections in (1, 8, 32):
-                count, latencies, errors = load(server.port, connections, image, seconds,
-                                                f"c{connections}")
-                rows.append((connections, count / seconds, percentile(latencies, 0.5),
-                             percentile(latencies, 0.99), errors))
+            for connections, runs in rows_by_level.items():
+                rate, p50, p99, errors = max(runs)
+                rows.append((connections, rate, p50, p99, sum(run[3] for run in runs)))
             idle, peak, peak_heap, ok = memory_under_big_uploads(server, big, 32)
         finally:
             server.stop()
@@ -455,7 +518,8 @@ def main() -> None:
               f"{p99 * 1000:>9.1f}{errors:>8}")
     ratio = rows[-1][1] / bare if bare else 0.0
     p99_32 = rows[-1][3] * 1000
-    print()
+    print(f"(load average after: {os.getloadavg()[0]:.1f}; the load generator shares the "
+          "CPUs with the server)\n")
     print(f"ratio ingest@32 / bare boto3: {ratio:.2f}   (goal >= 0.70: "
           f"{'met' if ratio >= 0.7 else 'NOT met'})")
     print(f"p99 at 32 connections: {p99_32:.1f} ms   (goal <= 50 ms: "

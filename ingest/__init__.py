@@ -38,7 +38,8 @@ S3_CLIENT_CONFIG: dict[str, Any] = {
 EXPECT_CONTINUE_ABOVE = 1024 * 1024
 
 
-def _skip_expect_for_small_bodies(request: Any, **_: Any) -> None:
+def skip_expect_for_small_bodies(request: Any, **_: Any) -> None:
+    """botocore ``before-sign`` hook: no "Expect: 100-continue" on a PutObject of <= 1 MiB."""
     body = request.body
     size = len(body) if isinstance(body, bytes | bytearray) else None
     if size is None and hasattr(body, "seek") and hasattr(body, "tell"):
@@ -74,7 +75,7 @@ class _IngestClient(LazyClient):
                 if self._client is None:
                     client = make_client(self._settings, **S3_CLIENT_CONFIG)
                     client.meta.events.register(
-                        "before-sign.s3.PutObject", _skip_expect_for_small_bodies
+                        "before-sign.s3.PutObject", skip_expect_for_small_bodies
                     )
                     self._client = client
         return self._client

@@ -2,11 +2,12 @@
 
 A boto3 ``put_object`` spends ~1.5 ms of CPU per call in event hooks, parameter handling,
 user-agent building and header bookkeeping, more than everything else the ingest does for a
-150 kB upload. This module sends the same request: botocore's own SigV4 signer
-(``S3SigV4Auth``, credentials from the same boto3 session chain, so instance roles refresh as
-usual), the URL that the boto3 client itself resolves for the bucket, a urllib3 connection
-pool. The payload hash in the signature is the sha256 the ingest already computed, and the
-same digest goes in ``x-amz-checksum-sha256``: S3 rejects the object if a byte changed.
+150 kB upload. This module sends the same request: SigV4 header signing (``sign_put``, ~30 µs;
+a test checks it produces botocore's ``S3SigV4Auth`` signature byte for byte) with the
+credentials of the boto3 client (same chain, so instance roles refresh as usual), the URL the
+boto3 client itself resolves for the bucket, a urllib3 connection pool. The payload hash in
+the signature is the sha256 the ingest already computed, and the same digest goes in
+``x-amz-checksum-sha256``: S3 rejects the object if a byte changed.
 
 Safety net: if S3 ever answers something this path does not expect (any 4xx other than the
 412/409 of a lost put-if-absent race, say a signature or redirect problem), the fast path
@@ -17,16 +18,18 @@ the worst case is the old speed, never a lost or spooled-forever upload.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import logging
 import re
 import threading
+import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
 import urllib3
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.auth import SIGNED_HEADERS_BLACKLIST
 from botocore.exceptions import ClientError, HTTPClientError
 
 from ingest.logs import event
@@ -38,16 +41,73 @@ _DIGEST_CODES = {b"BadDigest", b"XAmzContentSHA256Mismatch", b"InvalidDigest"}
 _CODE_RE = re.compile(rb"<Code>([^<]{1,64})</Code>")
 
 
-class _PrecomputedPayloadAuth(S3SigV4Auth):
-    """SigV4 for S3 with the payload hash given, not recomputed over the body."""
+# Headers botocore never signs (botocore.auth.SIGNED_HEADERS_BLACKLIST).
+_UNSIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 
-    def __init__(self, credentials: Any, region: str, payload_sha256: str) -> None:
-        super().__init__(credentials, "s3", region)
-        self._payload_sha256 = payload_sha256
 
-    def payload(self, request: Any) -> str:
-        """The body's sha256, hex, as computed by the ingest."""
-        return self._payload_sha256
+def host_of(url: str) -> str:
+    """The Host header value SigV4 signs for ``url`` (default port left out)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host
+
+
+class Signer:
+    """SigV4 header signing of S3 requests, with the day's signing key cached."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self._keys: dict[tuple[str, str], bytes] = {}
+
+    def _signing_key(self, secret: str, day: str) -> bytes:
+        key = self._keys.get((secret, day))
+        if key is None:
+            key = f"AWS4{secret}".encode()
+            for part in (day, self.region, "s3", "aws4_request"):
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            self._keys = {(secret, day): key}  # one day, one secret at a time
+        return key
+
+    def sign_put(self, url: str, headers: dict[str, str], payload_sha256: str,
+                 credentials: Any, amz_date: str) -> dict[str, str]:
+        """``headers`` plus X-Amz-Date, X-Amz-Content-SHA256, token and Authorization."""
+        signed = dict(headers)
+        signed["X-Amz-Date"] = amz_date
+        if credentials.token:
+            signed["X-Amz-Security-Token"] = credentials.token
+        signed["X-Amz-Content-SHA256"] = payload_sha256
+        canonical_headers = {"host": host_of(url)}
+        for name, value in signed.items():
+            lowered = name.lower()
+            if lowered not in _UNSIGNED:
+                canonical_headers[lowered] = " ".join(value.split())
+        names = sorted(canonical_headers)
+        signed_names = ";".join(names)
+        canonical_request = "\n".join((
+            "PUT",
+            urlsplit(url).path,  # S3: the path as sent, not normalised
+            "",
+            "".join(f"{name}:{canonical_headers[name]}\n" for name in names),
+            signed_names,
+            payload_sha256,
+        ))
+        day = amz_date[:8]
+        scope = f"{day}/{self.region}/s3/aws4_request"
+        string_to_sign = "\n".join((
+            "AWS4-HMAC-SHA256", amz_date, scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ))
+        signature = hmac.new(self._signing_key(credentials.secret_key, day),
+                             string_to_sign.encode(), hashlib.sha256).hexdigest()
+        signed["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed_names}, Signature={signature}"
+        )
+        return signed
 
 
 def _client_error(status: int, body: bytes) -> ClientError:
@@ -85,6 +145,7 @@ class FastPut:
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
         )
         self.enabled = self._credentials is not None
+        self._signer = Signer(self._region)
         self._lock = threading.Lock()
 
     def put_if_absent(self, key: str, body: Any, size: int, sha256: str,
@@ -127,14 +188,13 @@ class FastPut:
         # Two attempts, like the boto3 client: a pooled keep-alive connection that S3 closed
         # while idle fails at once and the second attempt opens a fresh one.
         for _attempt in range(2):
-            request = AWSRequest(method="PUT", url=url, headers=dict(headers))
-            _PrecomputedPayloadAuth(credentials, self._region, sha256).add_auth(request)
+            amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            signed = self._signer.sign_put(url, headers, sha256, credentials, amz_date)
             if hasattr(body, "seek"):
                 body.seek(0)
             try:
                 response = self._http.urlopen(
-                    "PUT", url, body=body, headers=dict(request.headers.items()),
-                    preload_content=True, redirect=False,
+                    "PUT", url, body=body, headers=signed, preload_content=True, redirect=False,
                 )
             except (urllib3.exceptions.ProtocolError, urllib3.exceptions.NewConnectionError,
                     urllib3.exceptions.ConnectTimeoutError) as exc:
