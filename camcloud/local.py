@@ -62,6 +62,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _reset_moto(endpoint: str) -> None:
+    """Empty every moto backend of this process (buckets, queues, …)."""
+    import urllib3
+
+    urllib3.request("POST", f"{endpoint}/moto-api/reset", timeout=10.0, retries=2)
+
+
 def split_by_path(
     ingest_app: Callable[..., Any], gallery_app: Callable[..., Any]
 ) -> Callable[..., Any]:
@@ -130,6 +137,9 @@ class LocalStack:
         self._moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self._moto.start()
         endpoint = f"http://{self.host}:{moto_port}"
+        # moto keeps its state per process, not per server: start from an empty account even
+        # when an earlier stack (or a test's mock) ran in this process.
+        _reset_moto(endpoint)
 
         environ = {
             "CAMCLOUD_BUCKET": LOCAL_BUCKET,
@@ -232,6 +242,8 @@ class LocalStack:
             self.worker.stop()
             self.worker = None
         if self._moto is not None:
+            if self.settings is not None and self.settings.s3_endpoint:
+                _reset_moto(self.settings.s3_endpoint)
             self._moto.stop()
             self._moto = None
 
