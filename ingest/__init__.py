@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
         "settings": settings,
         "s3": s3,
         "registry": registry,
-        "auth": Authenticator(registry, health),
+        "auth": Authenticator(registry, health, spool.devices_dir if usable else None),
         "store": store,
         "limiter": RateLimiter(settings.rate_per_minute, settings.rate_burst),
         "spool": spool,

@@ -5,6 +5,8 @@ Layout under ``spool_dir``::
     tmp/           bodies being received, entries being written (cleaned when stale)
     queue/{device}_{capture_id}/   one committed entry: body.jpg + entry.json
     failed/        entries that cannot be read back (kept for a human, never dropped)
+    metrics/       each worker's counters, summed by /metrics
+    devices/       the last device records seen, for authenticating while S3 is down
     spool.lock     serialises the capacity check and the commit across processes
     drain.lock     held by the one process whose drainer uploads the queue
 
@@ -100,6 +102,7 @@ class Spool:
         self.tmp_dir = self.root / "tmp"
         self.failed_dir = self.root / "failed"
         self.metrics_dir = self.root / "metrics"
+        self.devices_dir = self.root / "devices"
         self._usage_cache_seconds = usage_cache_seconds
         self._usage: tuple[float, int, int] | None = None
         self._usage_lock = threading.Lock()
@@ -108,7 +111,8 @@ class Spool:
     def prepare(self) -> bool:
         """Create the directories; False (and logged) if the spool cannot be used."""
         try:
-            for directory in (self.queue_dir, self.tmp_dir, self.failed_dir, self.metrics_dir):
+            for directory in (self.queue_dir, self.tmp_dir, self.failed_dir, self.metrics_dir,
+                              self.devices_dir):
                 directory.mkdir(parents=True, exist_ok=True)
             probe = self.tmp_dir / f".probe-{os.getpid()}-{uuid.uuid4().hex}"
             probe.write_bytes(b"")
