@@ -111,12 +111,6 @@ class Body:
         """Whether the bytes are in memory (else in the file at ``path``)."""
         return self.path is None
 
-    def payload(self) -> Any:
-        """What to hand to ``put_object``: the bytes, or the open file (the caller closes it)."""
-        if self.path is None:
-            return bytes(self._buffer)
-        return open(self.path, "rb")  # noqa: SIM115 - closed by the caller
-
     def read_all(self) -> bytes:
         """The whole body."""
         if self.path is None:

@@ -2,11 +2,13 @@
 
 Each worker process counts in memory and writes its counters to ``{dir}/{pid}.json`` at most
 once a second; ``/metrics`` adds up every file, so the figures do not depend on which worker
-answers the scrape, and they stay monotonic when a worker is recycled (its file stays).
+answers the scrape, and they stay monotonic when a worker is recycled: a new worker folds the
+files of workers that have exited into ``archive.json``, so the directory does not grow.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -32,6 +34,43 @@ def _empty() -> dict[str, Any]:
     }
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return _empty()
+    return document if isinstance(document, dict) else _empty()
+
+
+def _sum(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counters added up, field by field (malformed values count as nothing)."""
+    total = _empty()
+    for document in documents:
+        try:
+            for group in ("uploads", "rejects", "drained"):
+                for name, count in document.get(group, {}).items():
+                    total[group][name] = total[group].get(name, 0) + int(count)
+            for name in ("bytes", "s3_errors", "latency_count"):
+                total[name] += int(document.get(name, 0))
+            total["latency_sum"] += float(document.get("latency_sum", 0.0))
+            buckets = document.get("latency_buckets", [])[: len(LATENCY_BUCKETS)]
+            for index, count in enumerate(buckets):
+                total["latency_buckets"][index] += int(count)
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return total
+
+
 class Metrics:
     """Counters and a latency histogram for one process, shared through ``directory``."""
 
@@ -42,6 +81,31 @@ class Metrics:
         self._dirty = False
         self._flushed_at = 0.0
         self._pid = os.getpid()
+        if self._directory is not None:
+            self._fold_exited_workers()
+
+    def _fold_exited_workers(self) -> None:
+        """Add the counters of workers that have exited to ``archive.json``; drop their files."""
+        assert self._directory is not None
+        try:
+            with open(self._directory / ".lock", "a+b") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                archive_path = self._directory / "archive.json"
+                exited = []
+                for path in self._directory.glob("*.json"):
+                    if not path.stem.isdigit() or _alive(int(path.stem)):
+                        continue
+                    exited.append(path)
+                if not exited:
+                    return
+                documents = [_read(archive_path)] + [_read(path) for path in exited]
+                temporary = self._directory / ".archive.json.tmp"
+                temporary.write_text(json.dumps(_sum(documents)), encoding="utf-8")
+                os.replace(temporary, archive_path)
+                for path in exited:
+                    path.unlink(missing_ok=True)
+        except OSError:
+            return
 
     def _inc(self, group: str, name: str, amount: int = 1) -> None:
         table = self._data[group]
@@ -114,30 +178,18 @@ class Metrics:
             own = json.loads(json.dumps(self._data))
         if self._directory is None:
             return own
-        total = _empty()
         documents = [own]
         try:
-            paths = list(self._directory.glob("*.json"))
+            # Shared lock: a new worker folding exited workers' files into the archive
+            # must not be seen half done (a counter going down reads as a reset).
+            with open(self._directory / ".lock", "a+b") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_SH)
+                for path in self._directory.glob("*.json"):
+                    if path.name != f"{self._pid}.json":
+                        documents.append(_read(path))
         except OSError:
-            paths = []
-        for path in paths:
-            if path.name == f"{self._pid}.json":
-                continue
-            try:
-                documents.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                continue
-        for document in documents:
-            for group in ("uploads", "rejects", "drained"):
-                for name, count in document.get(group, {}).items():
-                    total[group][name] = total[group].get(name, 0) + int(count)
-            for name in ("bytes", "s3_errors", "latency_count"):
-                total[name] += int(document.get(name, 0))
-            total["latency_sum"] += float(document.get("latency_sum", 0.0))
-            buckets = document.get("latency_buckets", [])[: len(LATENCY_BUCKETS)]
-            for index, count in enumerate(buckets):
-                total["latency_buckets"][index] += int(count)
-        return total
+            pass
+        return _sum(documents)
 
     def render(self, gauges: Callable[[], dict[str, float]]) -> str:
         """The Prometheus text exposition of the totals plus ``gauges``."""
