@@ -464,7 +464,7 @@ def main() -> None:
     seconds = arguments.seconds
     rounds = max(1, arguments.rounds)
 
-    image = make_frame(800, 600, 0, quality=78)
+    image = make_frame(800, 600, 0, quality=81)  # ~150 kB, a 3MP-sensor frame at SVGA
     big = big_jpeg(8 * 1024 * 1024 - 1024)
     workdir = Path(tempfile.mkdtemp(prefix="camcloud-bench-ingest-"))
     nginx = StandIn(workdir)
