@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import os
+import queue
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -34,12 +38,25 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str) -> None:
-    """Send the ingest's logs to stderr as JSON lines (once per process)."""
+    """Send the ingest's logs to stderr as JSON lines (once per process).
+
+    A request thread only formats its line and queues it; one background thread writes, so a
+    slow journald never holds up an upload and the threads never queue for the stream's lock.
+    """
     log.setLevel(level)
-    if not any(isinstance(h.formatter, JsonFormatter) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        log.addHandler(handler)
+    if any(isinstance(h, logging.handlers.QueueHandler) for h in log.handlers):
+        return
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = logging.handlers.QueueHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(logging.Formatter("%(message)s"))
+    listener = logging.handlers.QueueListener(lines, writer)
+    listener.start()
+    atexit.register(listener.stop)  # write what is queued before the process ends
+    # A forked child (gunicorn with preload_app) gets no threads: give it its own writer.
+    os.register_at_fork(after_in_child=listener.start)
+    log.addHandler(handler)
 
 
 def event(name: str, level: int = logging.INFO, exc_info: bool = False, **fields: Any) -> None:
