@@ -10,7 +10,6 @@ worker, and the service after a restart, knows them; a camera never seen gets a 
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import threading
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from camcloud.devices import AuthError, DeviceRecord, DeviceRegistry, device_of_key, hash_key
+from camcloud.devices import AuthError, DeviceRecord, DeviceRegistry, check_key, device_of_key
 from ingest.health import S3Health
 
 MAX_REMEMBERED = 100_000
@@ -76,7 +75,7 @@ class Authenticator:
         if device is not None and self._health.open:
             known = self._remembered(device)
             if known is not None:
-                return self._check(known, key or "", claimed_device)
+                return check_key(known, key or "", claimed_device)
         try:
             record = self._registry.authenticate(key, claimed_device)
         except AuthError:
@@ -92,19 +91,6 @@ class Authenticator:
             known = self._remembered(device)
             if known is None:
                 raise RegistryUnavailable(str(exc)) from exc
-            return self._check(known, key or "", claimed_device)
+            return check_key(known, key or "", claimed_device)
         self._remember(record)
         return record
-
-    @staticmethod
-    def _check(record: DeviceRecord, key: str, claimed_device: str | None) -> DeviceRecord:
-        if not hmac.compare_digest(record.key_hash, hash_key(key)):
-            raise AuthError("bad_key", 401, "the device key is not valid")
-        if record.revoked:
-            raise AuthError("revoked", 403, f"the key of device {record.device!r} is revoked")
-        if claimed_device is not None and claimed_device != record.device:
-            raise AuthError(
-                "device_mismatch", 403, "X-Device-Id does not match the device of the key"
-            )
-        return record
-
