@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -245,18 +244,11 @@ def store_import(client: Any, bucket: str, device: str, plan: ImportPlan,
     finds the first run's key even if the file's mtime changed in between.
     """
     from camcloud.records import object_metadata
-    from camcloud.s3 import get_json, put_if_absent
+    from camcloud.reservations import reserve_raw_key
+    from camcloud.s3 import put_if_absent
 
     proposed = layout.CaptureRef.new(device, _ms(plan.captured_at), plan.sha256)
-    marker = layout.id_marker_key(device, plan.sha256)
-    reservation = json.dumps({"raw_key": proposed.raw_key}).encode()
-    ref = proposed
-    if not put_if_absent(client, bucket, marker, reservation, content_type="application/json"):
-        document = get_json(client, bucket, marker)
-        try:
-            ref = layout.parse_key(str(document["raw_key"]))
-        except (TypeError, KeyError, layout.LayoutError):
-            ref = proposed
+    ref = reserve_raw_key(client, bucket, proposed)
     received_at = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     metadata = object_metadata(
         capture_id=plan.sha256,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import zlib
 from collections.abc import Callable
@@ -14,7 +13,8 @@ from botocore.exceptions import ClientError
 
 from camcloud import layout
 from camcloud.records import object_metadata
-from camcloud.s3 import error_code, get_json, put_if_absent
+from camcloud.reservations import reserve_raw_key
+from camcloud.s3 import error_code
 from camcloud.validation import CaptureTime
 
 # S3's answers to a conditional write that lost: the key exists (412), or a concurrent
@@ -127,27 +127,12 @@ class CaptureStore:
     def resolve_ref(self, capture: Capture) -> layout.CaptureRef:
         """The key this capture lands on, the same for every retry of it.
 
-        With the device's clock the key is deterministic. With the server's clock each retry
-        would get a new receive time, so the first request reserves the key under ``ids/``
-        (put-if-absent) and every later one reads the reservation back. A crash between the
-        reservation and the original leaves a reservation that the retry completes.
+        With the device's clock the key is deterministic; with the server's clock the first
+        request reserves it under ``ids/`` (camcloud.reservations) and every retry reuses it.
         """
         proposed = layout.CaptureRef.new(
             capture.device, capture.time.captured_at_ms, capture.capture_id
         )
         if capture.time.clock == "device":
             return proposed
-        client = self._client()
-        marker = layout.id_marker_key(capture.device, capture.capture_id)
-        reservation = json.dumps({"raw_key": proposed.raw_key}).encode()
-        if put_if_absent(
-            client, self._bucket, marker, reservation, content_type="application/json"
-        ):
-            return proposed
-        document = get_json(client, self._bucket, marker)
-        try:
-            reserved = layout.parse_key(str(document["raw_key"]))
-        except (TypeError, KeyError, layout.LayoutError):
-            # An unreadable reservation must not block the capture forever.
-            return proposed
-        return reserved
+        return reserve_raw_key(self._client(), self._bucket, proposed)
