@@ -22,10 +22,10 @@ def reserve_raw_key(client: Any, bucket: str, proposed: layout.CaptureRef) -> la
     reservation = json.dumps({"raw_key": proposed.raw_key}).encode()
     if put_if_absent(client, bucket, marker, reservation, content_type="application/json"):
         return proposed
-    document = get_json(client, bucket, marker)
     try:
+        document = get_json(client, bucket, marker)
         reserved = layout.parse_key(str(document["raw_key"]))
-    except (TypeError, KeyError, layout.LayoutError):
+    except (ValueError, TypeError, KeyError):  # JSON and layout errors are ValueErrors
         # An unreadable reservation must not block the capture forever.
         return proposed
     if (reserved.device, reserved.capture_id) != (proposed.device, proposed.capture_id):
