@@ -37,7 +37,8 @@ app_locations() {
         # nginx reads the whole image first (chunked bodies too, passed on with a
         # Content-Length), so a camera on weak Wi-Fi never holds an app worker; typical
         # frames stay in memory, larger ones spill to disk, over the limit is refused here.
-        client_max_body_size ${max_mb}m;
+        # One spare MiB for multipart framing: the ingest enforces the exact image limit.
+        client_max_body_size $((max_mb + 1))m;
         client_body_buffer_size 1m;
         client_body_timeout 60s;
         proxy_request_buffering on;

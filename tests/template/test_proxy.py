@@ -255,9 +255,9 @@ def test_a_chunked_upload_reaches_the_ingest_with_a_content_length(http_proxy: P
 
 
 def test_an_upload_over_the_limit_is_refused_at_the_proxy_in_json(http_proxy: Proxy) -> None:
-    """Given a 1 MiB limit, when 2 MiB arrive, then 413 with the protocol's error shape."""
+    """Given a 1 MiB limit (+1 MiB multipart room), when 3 MiB arrive, then 413 in JSON."""
     status, headers, body = http_proxy.request(
-        "POST", "/upload", os.urandom(2 * 1024 * 1024), {"Content-Type": "image/jpeg"}
+        "POST", "/upload", os.urandom(3 * 1024 * 1024), {"Content-Type": "image/jpeg"}
     )
 
     assert status == 413
@@ -322,3 +322,21 @@ def test_with_https_the_app_is_served_over_tls(https_proxy: Proxy) -> None:
     assert gallery[1]["strict-transport-security"].startswith("max-age=")
     assert upload[0] == 201
     assert https_proxy.gallery.seen[0].headers["x-forwarded-proto"] == "https"
+
+
+def test_a_multipart_upload_of_a_full_size_image_reaches_the_ingest(http_proxy: Proxy) -> None:
+    """Given a 1 MiB limit, a 1 MiB image wrapped in multipart framing is not refused early."""
+    image = b"\xff\xd8" + os.urandom(1024 * 1024 - 4) + b"\xff\xd9"
+    boundary = "camcloudboundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"imageFile\"; "
+        f"filename=\"capture.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    ).encode() + image + f"\r\n--{boundary}--\r\n".encode()
+
+    status, _, _ = http_proxy.request(
+        "POST", "/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+
+    assert status != 413
+    assert len(http_proxy.ingest.seen) == 1
+    assert http_proxy.ingest.seen[0].body == body
