@@ -75,6 +75,8 @@ def local(port: int | None, workdir: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The ingest writes its own JSON lines; the plain root handler would print each twice.
+    logging.getLogger("camcloud.ingest").propagate = False
     if port is None:
         try:
             port = int(os.environ.get("PORT", "8080"))

@@ -310,6 +310,9 @@ def run_forever(stack: LocalStack) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C while stopping must not leave a half-stopped stack behind.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("\nstopping camcloud local stack…", flush=True)
         stack.stop()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
