@@ -21,6 +21,7 @@ run: $(STAMP)
 
 ## test: install what the tests need, then run every suite
 test: system-deps $(STAMP)
+	$(MAKE) lint
 	$(MAKE) test-python
 	$(MAKE) test-firmware
 	$(MAKE) test-template
