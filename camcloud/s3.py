@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 # Errors S3 returns when a conditional write loses: the key exists (412), or a concurrent
 # conditional write to the same key is in flight (409).
+T = TypeVar("T")
+
 _PRECONDITION_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
@@ -46,21 +49,41 @@ def make_client(settings: Settings, **config: Any) -> Any:
     )
 
 
+def lazy(build: Callable[[], T]) -> Callable[[], T]:
+    """``build()`` on the first call, the same object on every later one (thread-safe)."""
+    built: list[T] = []
+    lock = threading.Lock()
+
+    def get() -> T:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(build())
+        return built[0]
+
+    return get
+
+
 class LazyClient:
-    """Creates the S3 client on first use (creating one costs ~90 ms), once, thread-safely."""
+    """Creates the S3 client on first use (creating one costs ~90 ms), once, thread-safely.
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
-        self._settings = settings
-        self._client = client
-        self._lock = threading.Lock()
+    ``client`` is used as is (tests, the local stack); ``build`` makes one from the settings
+    when none is given (a service with its own timeouts or event hooks).
+    """
 
-    def get(self) -> Any:
-        """The client, created on the first call."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = make_client(self._settings)
-        return self._client
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any = None,
+        *,
+        build: Callable[[Settings], Any] | None = None,
+    ) -> None:
+        # make_client is looked up when the client is made, not when this is defined.
+        self.get: Callable[[], Any] = (
+            (lambda: client)
+            if client is not None
+            else lazy(lambda: (build or make_client)(settings))
+        )
 
 
 def error_code(exc: ClientError) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify
@@ -13,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from camcloud.devices import DeviceRegistry
 from camcloud.ratelimit import RateLimiter
-from camcloud.s3 import LazyClient, make_client
+from camcloud.s3 import LazyClient, lazy, make_client
 from camcloud.settings import Settings
 from ingest import logs
 from ingest.auth import Authenticator
@@ -50,35 +48,11 @@ def skip_expect_for_small_bodies(request: Any, **_: Any) -> None:
         del request.headers["Expect"]
 
 
-def _lazy(build: Callable[[], Any]) -> Callable[[], Any]:
-    """``build()`` on the first call, the same object after (thread-safe)."""
-    built: list[Any] = []
-    lock = threading.Lock()
-
-    def get() -> Any:
-        if not built:
-            with lock:
-                if not built:
-                    built.append(build())
-        return built[0]
-
-    return get
-
-
-class _IngestClient(LazyClient):
-    """The lazily created S3 client, with the ingest's short timeouts."""
-
-    def get(self) -> Any:
-        """The client, created on the first call."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    client = make_client(self._settings, **S3_CLIENT_CONFIG)
-                    client.meta.events.register(
-                        "before-sign.s3.PutObject", skip_expect_for_small_bodies
-                    )
-                    self._client = client
-        return self._client
+def make_ingest_client(settings: Settings) -> Any:
+    """An S3 client with the ingest's short timeouts and no 100-continue on small bodies."""
+    client = make_client(settings, **S3_CLIENT_CONFIG)
+    client.meta.events.register("before-sign.s3.PutObject", skip_expect_for_small_bodies)
+    return client
 
 
 def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
@@ -86,10 +60,10 @@ def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level)
     app = Flask(__name__)
-    s3 = _IngestClient(settings, client)
+    s3 = LazyClient(settings, client, build=make_ingest_client)
     # The fast PutObject path only with a client of our own: an injected client may be a
     # mock that intercepts boto3 calls, which a plain HTTP request would bypass.
-    fast_put = None if client is not None else _lazy(lambda: FastPut(s3.get(), settings.bucket))
+    fast_put = None if client is not None else lazy(lambda: FastPut(s3.get(), settings.bucket))
     store = CaptureStore(s3.get, settings.bucket, fast_put=fast_put)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     usable = spool.prepare()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from camcloud.devices import DeviceRegistry
-from camcloud.s3 import LazyClient
+from camcloud.s3 import LazyClient, lazy
 from camcloud.settings import Settings
 from camcloud.thumbnailer import BatchFailed, BatchResult, Thumbnailer
 
@@ -71,18 +71,15 @@ def make_handler(
 
     ``metrics`` is a powertools ``Metrics`` to publish to after every batch (Lambda only).
     """
-    state: dict[str, Thumbnailer] = {}
 
-    def thumbnailer() -> Thumbnailer:
-        # Built once per container: one settings object, one S3 client, one registry cache.
-        if "thumbnailer" not in state:
-            resolved = settings or Settings.from_env()
-            s3 = LazyClient(resolved, client)
-            registry = DeviceRegistry(
-                s3.get, resolved.bucket, cache_seconds=resolved.key_cache_seconds
-            )
-            state["thumbnailer"] = Thumbnailer(s3.get, registry)
-        return state["thumbnailer"]
+    def build() -> Thumbnailer:
+        resolved = settings or Settings.from_env()
+        s3 = LazyClient(resolved, client)
+        registry = DeviceRegistry(s3.get, resolved.bucket, cache_seconds=resolved.key_cache_seconds)
+        return Thumbnailer(s3.get, registry)
+
+    # Built once per container: one settings object, one S3 client, one registry cache.
+    thumbnailer = lazy(build)
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Process one S3 event batch."""
