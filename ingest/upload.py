@@ -129,11 +129,10 @@ def parse_upload(body: Body, received_at: datetime, log_fields: dict[str, Any]) 
     )
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
-    response = jsonify(error=code, message=message)
+def _json(status: int, document: dict[str, Any], headers: dict[str, str]) -> Any:
+    response = jsonify(document)
     response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    response.headers.update(headers)
     return response
 
 
@@ -154,8 +153,8 @@ def _describe(capture: Capture, ref: layout.CaptureRef | None) -> dict[str, Any]
     }
 
 
-def accept(capture: Capture, body: Body) -> tuple[int, str, dict[str, Any], dict[str, str]]:
-    """Store the capture in S3, or in the spool when S3 fails: (status, outcome, json, headers)."""
+def accept(capture: Capture, body: Body) -> tuple[int, str, dict[str, Any]]:
+    """Store the capture in S3, or in the spool when S3 fails: (status, outcome, json)."""
     ctx = _ctx()
     health = ctx["health"]
     if health.should_try():
@@ -170,9 +169,9 @@ def accept(capture: Capture, body: Body) -> tuple[int, str, dict[str, Any], dict
             health.record(True)
             document = _describe(capture, result.ref)
             if result.created:
-                return 201, "stored", document, {}
+                return 201, "stored", document
             document["duplicate"] = True
-            return 200, "duplicate", document, {}
+            return 200, "duplicate", document
     # S3 is failing: keep the capture on local disk; the drainer uploads it later.
     try:
         with ctx["store"].lock_for(capture.device, capture.capture_id):
@@ -197,7 +196,7 @@ def accept(capture: Capture, body: Body) -> tuple[int, str, dict[str, Any], dict
     document["queued"] = True
     if not queued:
         document["duplicate"] = True
-    return 202, "queued", document, {}
+    return 202, "queued", document
 
 
 @bp.post("/upload")
@@ -210,21 +209,17 @@ def upload() -> Any:
     fields: dict[str, Any] = {"device": None, "capture_id": None}
     try:
         capture = parse_upload(body, received_at, fields)
-        status, outcome, document, headers = accept(capture, body)
+        status, outcome, document = accept(capture, body)
     except UploadError as exc:
         seconds = time.perf_counter() - started
         ctx["metrics"].reject(exc.code, seconds)
         event("upload", logging.INFO, **fields, bytes=body.size, outcome=exc.code,
               status=exc.status, latency_ms=round(seconds * 1000, 2))
-        return _error(exc.status, exc.code, exc.message, exc.headers)
+        return _json(exc.status, {"error": exc.code, "message": exc.message}, exc.headers)
     finally:
         body.close()
     seconds = time.perf_counter() - started
     ctx["metrics"].upload(outcome, capture.size, seconds)
     event("upload", logging.INFO, **fields, bytes=capture.size, outcome=outcome, status=status,
           key=document.get("key"), latency_ms=round(seconds * 1000, 2))
-    response = jsonify(document)
-    response.status_code = status
-    for name, value in headers.items():
-        response.headers[name] = value
-    return response
+    return _json(status, document, {})
