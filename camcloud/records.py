@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from camcloud.layout import CaptureRef
+from camcloud.validation import TELEMETRY_FIELDS
 
 SCHEMA = 1
 _TELEMETRY_PREFIX = "t-"
-_INT_TELEMETRY = {"rssi", "free_heap", "boot_count", "uptime", "frames_lost"}
 
 
 def object_metadata(
@@ -48,13 +48,10 @@ def parse_object_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
         if not key.startswith(_TELEMETRY_PREFIX):
             continue
         name = key[len(_TELEMETRY_PREFIX) :].replace("-", "_")
-        if name in _INT_TELEMETRY:
-            try:
-                telemetry[name] = int(value)
-            except ValueError:
-                continue
-        else:
-            telemetry[name] = value
+        parse = TELEMETRY_FIELDS.get(name)
+        parsed = parse(value) if parse is not None else value
+        if parsed is not None:
+            telemetry[name] = parsed
     size: int | None
     try:
         size = int(meta["bytes"])

@@ -28,9 +28,9 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from camcloud import imaging, layout
-from camcloud.devices import DeviceRegistry
+from camcloud.devices import ROTATIONS, DeviceRegistry
 from camcloud.records import build_record, parse_object_metadata
-from camcloud.s3 import get_json, is_missing, put_json
+from camcloud.s3 import is_missing, put_json
 
 PROCESSOR = "camcloud-thumbnailer/1"
 # Derived objects of a key are rewritten only by a reprocess; a day of caching is harmless then.
@@ -248,7 +248,7 @@ class Thumbnailer:
             return 0
         record = self._registry.get(device)
         rotation = record.rotation if record else 0
-        if rotation not in (0, 90, 180, 270):
+        if rotation not in ROTATIONS:
             # A hand-edited device record must not turn every capture into a retry loop.
             log.warning("ignoring invalid rotation", extra={"device": device,
                                                             "rotation": rotation})
@@ -265,8 +265,3 @@ class Thumbnailer:
             raise
         return True
 
-
-def read_record(client: Any, bucket: str, ref: layout.CaptureRef) -> dict[str, Any] | None:
-    """The metadata record of ``ref``, or None."""
-    document = get_json(client, bucket, ref.meta_key)
-    return document if isinstance(document, dict) else None

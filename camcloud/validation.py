@@ -173,6 +173,10 @@ TELEMETRY_HEADERS = {
 }
 
 
+# The same parsers by field name, for reading telemetry back from S3 object metadata.
+TELEMETRY_FIELDS = {name: parse for name, parse in TELEMETRY_HEADERS.values()}
+
+
 def parse_telemetry(headers: Mapping[str, str]) -> dict[str, int | str]:
     """The telemetry a device sent, keeping only well-formed values."""
     telemetry: dict[str, int | str] = {}
