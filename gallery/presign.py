@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from camcloud.sigv4 import SigningKeys, host_of
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 _PROBE_KEY = "camcloud-presign-probe"
 _SAFE = "-_.~"
@@ -32,10 +34,6 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9/_.~-]*")
 
 def _encode(text: str) -> str:
     return quote(text, safe=_SAFE)
-
-
-def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -73,12 +71,10 @@ class Presigner:
         _, _, region, service, _ = query["X-Amz-Credential"].split("/")
         self._region = region
         self._service = service
+        self._signing_keys = SigningKeys(region, service)
         self._origin = f"{probe.scheme}://{probe.netloc}"
         self._path_prefix = probe.path[: -len(_PROBE_KEY)]
-        host = probe.netloc
-        default_port = ":443" if probe.scheme == "https" else ":80"
-        self._host = host[: -len(default_port)] if host.endswith(default_port) else host
-        self._signing_keys: dict[tuple[str, str], bytes] = {}
+        self._host = host_of(probe.geturl())
 
     @property
     def origin(self) -> str:
@@ -114,7 +110,7 @@ class Presigner:
         if download_name is not None:
             params["response-content-disposition"] = f'attachment; filename="{download_name}"'
         query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(params.items()))
-        signing_key = self._signing_key(credentials.secret_key, day)
+        signing_key = self._signing_keys.get(credentials.secret_key, day)
         prefix = "GET\n"
         suffix = f"\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
         head = f"{ALGORITHM}\n{stamp}\n{scope}\n"
@@ -128,14 +124,3 @@ class Presigner:
             signature = digest(signing_key, to_sign.encode(), "sha256").hex()
             urls.append(f"{self._origin}{path}?{query}&X-Amz-Signature={signature}")
         return urls
-
-    def _signing_key(self, secret: str, day: str) -> bytes:
-        cached = self._signing_keys.get((secret, day))
-        if cached is None:
-            key = _hmac(f"AWS4{secret}".encode(), day)
-            key = _hmac(key, self._region)
-            key = _hmac(key, self._service)
-            cached = _hmac(key, "aws4_request")
-            # One day's key per secret is all we need; drop older ones.
-            self._signing_keys = {(secret, day): cached}
-        return cached

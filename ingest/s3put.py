@@ -32,6 +32,7 @@ import urllib3
 from botocore.auth import SIGNED_HEADERS_BLACKLIST
 from botocore.exceptions import ClientError, HTTPClientError
 
+from camcloud.sigv4 import SigningKeys, host_of
 from ingest.logs import event
 
 _LOST_RACE_STATUS = {409, 412}
@@ -45,32 +46,12 @@ _CODE_RE = re.compile(rb"<Code>([^<]{1,64})</Code>")
 _UNSIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 
 
-def host_of(url: str) -> str:
-    """The Host header value SigV4 signs for ``url`` (default port left out)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
-        host = f"{host}:{parts.port}"
-    return host
-
-
 class Signer:
     """SigV4 header signing of S3 requests, with the day's signing key cached."""
 
     def __init__(self, region: str) -> None:
         self.region = region
-        self._keys: dict[tuple[str, str], bytes] = {}
-
-    def _signing_key(self, secret: str, day: str) -> bytes:
-        key = self._keys.get((secret, day))
-        if key is None:
-            key = f"AWS4{secret}".encode()
-            for part in (day, self.region, "s3", "aws4_request"):
-                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-            self._keys = {(secret, day): key}  # one day, one secret at a time
-        return key
+        self._keys = SigningKeys(region)
 
     def sign_put(self, url: str, headers: dict[str, str], payload_sha256: str,
                  credentials: Any, amz_date: str) -> dict[str, str]:
@@ -101,7 +82,7 @@ class Signer:
             "AWS4-HMAC-SHA256", amz_date, scope,
             hashlib.sha256(canonical_request.encode()).hexdigest(),
         ))
-        signature = hmac.new(self._signing_key(credentials.secret_key, day),
+        signature = hmac.new(self._keys.get(credentials.secret_key, day),
                              string_to_sign.encode(), hashlib.sha256).hexdigest()
         signed["Authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "

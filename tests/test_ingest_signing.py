@@ -11,7 +11,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ingest.s3put import Signer, host_of
+from camcloud.sigv4 import host_of
+from ingest.s3put import Signer
 
 SHA = hashlib.sha256(b"a capture").hexdigest()
 
