@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +52,36 @@ def load_settings() -> Settings:
         ) from None
 
 
-def _s3(settings: Settings) -> Any:
+def _registry() -> Any:
+    """The device registry of the configured bucket."""
+    from camcloud.devices import DeviceRegistry
     from camcloud.s3 import make_client
 
-    return make_client(settings)
+    settings = load_settings()
+    client = make_client(settings)
+    return DeviceRegistry(lambda: client, settings.bucket)
+
+
+def _users() -> Any:
+    """The gallery users of the configured bucket."""
+    from camcloud.s3 import make_client
+    from camcloud.users import UserStore
+
+    settings = load_settings()
+    client = make_client(settings)
+    return UserStore(lambda: client, settings.bucket)
+
+
+@contextlib.contextmanager
+def _refused_as_errors() -> Iterator[None]:
+    """Turn a refused registry or user operation into a one-line CLI error."""
+    from camcloud.devices import DeviceError
+    from camcloud.users import UserError
+
+    try:
+        yield
+    except (DeviceError, UserError, LayoutError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -98,15 +126,8 @@ def devices() -> None:
 @click.option("--rotate", "rotate_key", is_flag=True, help="Replace an existing device's key.")
 def devices_add(device: str, name: str, rotation: str, rotate_key: bool) -> None:
     """Register DEVICE and print its key (shown once; only its hash is stored)."""
-    from camcloud.devices import DeviceError, DeviceRegistry
-
-    settings = load_settings()
-    client = _s3(settings)
-    registry = DeviceRegistry(lambda: client, settings.bucket)
-    try:
-        _, key = registry.add(device, name=name, rotation=int(rotation), replace=rotate_key)
-    except (DeviceError, LayoutError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with _refused_as_errors():
+        _, key = _registry().add(device, name=name, rotation=int(rotation), replace=rotate_key)
     click.echo(f"device {device} registered. Its key (shown once, store it now):")
     click.echo(key)
 
@@ -114,11 +135,7 @@ def devices_add(device: str, name: str, rotation: str, rotate_key: bool) -> None
 @devices.command("list")
 def devices_list() -> None:
     """List registered devices."""
-    from camcloud.devices import DeviceRegistry
-
-    settings = load_settings()
-    client = _s3(settings)
-    for record in DeviceRegistry(lambda: client, settings.bucket).list():
+    for record in _registry().list():
         state = f"revoked {record.revoked_at}" if record.revoked else "active"
         click.echo(f"{record.device:<32} {state:<30} rotation {record.rotation:<3} {record.name}")
 
@@ -127,14 +144,8 @@ def devices_list() -> None:
 @click.argument("device")
 def devices_revoke(device: str) -> None:
     """Revoke DEVICE's key (uploads get 403 within a minute)."""
-    from camcloud.devices import DeviceError, DeviceRegistry
-
-    settings = load_settings()
-    client = _s3(settings)
-    try:
-        DeviceRegistry(lambda: client, settings.bucket).revoke(device)
-    except (DeviceError, LayoutError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with _refused_as_errors():
+        _registry().revoke(device)
     click.echo(f"device {device} revoked")
 
 
@@ -149,25 +160,15 @@ def users() -> None:
 @click.option("--replace", is_flag=True, help="Set a new password for an existing user.")
 def users_add(name: str, password: str, replace: bool) -> None:
     """Create gallery user NAME."""
-    from camcloud.users import UserError, UserStore
-
-    settings = load_settings()
-    client = _s3(settings)
-    try:
-        UserStore(lambda: client, settings.bucket).add(name, password, replace=replace)
-    except (UserError, LayoutError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with _refused_as_errors():
+        _users().add(name, password, replace=replace)
     click.echo(f"user {name} saved")
 
 
 @users.command("list")
 def users_list() -> None:
     """List gallery users."""
-    from camcloud.users import UserStore
-
-    settings = load_settings()
-    client = _s3(settings)
-    for name in UserStore(lambda: client, settings.bucket).list():
+    for name in _users().list():
         click.echo(name)
 
 
@@ -175,14 +176,8 @@ def users_list() -> None:
 @click.argument("name")
 def users_remove(name: str) -> None:
     """Delete gallery user NAME."""
-    from camcloud.users import UserError, UserStore
-
-    settings = load_settings()
-    client = _s3(settings)
-    try:
-        UserStore(lambda: client, settings.bucket).remove(name)
-    except (UserError, LayoutError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with _refused_as_errors():
+        _users().remove(name)
     click.echo(f"user {name} removed")
 
 
