@@ -100,14 +100,17 @@ def put_if_absent(
     client: Any,
     bucket: str,
     key: str,
-    body: bytes,
+    body: Any,
     *,
     content_type: str = "application/octet-stream",
     metadata: dict[str, str] | None = None,
+    **params: Any,
 ) -> bool:
     """Write ``key`` only if it does not exist yet (``If-None-Match: *``).
 
-    Returns True when this call created the object, False when it already existed.
+    ``body`` is bytes or a binary file; ``params`` are further PutObject parameters
+    (``ChecksumSHA256``, …). Returns True when this call created the object, False when it
+    already existed.
     """
     try:
         client.put_object(
@@ -117,6 +120,7 @@ def put_if_absent(
             ContentType=content_type,
             Metadata=metadata or {},
             IfNoneMatch="*",
+            **params,
         )
     except ClientError as exc:
         if error_code(exc) in _PRECONDITION_CODES:

@@ -9,17 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from camcloud import layout
 from camcloud.records import object_metadata
 from camcloud.reservations import reserve_raw_key
-from camcloud.s3 import error_code
+from camcloud.s3 import put_if_absent
 from camcloud.validation import CaptureTime
-
-# S3's answers to a conditional write that lost: the key exists (412), or a concurrent
-# conditional write to it is in flight (409); the same set as camcloud.s3.put_if_absent.
-_LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
 
 @dataclass(frozen=True)
@@ -103,26 +97,18 @@ class CaptureStore:
                 created = self._fast_put().put_if_absent(
                     ref.raw_key, payload, capture.size, capture.sha256, metadata
                 )
-                return StoreResult(ref=ref, created=created)
-            # The sha256 computed while validating goes along: S3 checks the bytes against it
-            # (end-to-end integrity) and boto3 need not checksum the body again.
-            self._client().put_object(
-                Bucket=self._bucket,
-                Key=ref.raw_key,
-                Body=payload,
-                ContentType="image/jpeg",
-                Metadata=metadata,
-                IfNoneMatch="*",
-                ChecksumSHA256=base64.b64encode(bytes.fromhex(capture.sha256)).decode(),
-            )
-        except ClientError as exc:
-            if error_code(exc) not in _LOST_RACE:
-                raise
-            return StoreResult(ref=ref, created=False)
+            else:
+                # The sha256 computed while validating goes along: S3 checks the bytes against
+                # it (end-to-end integrity) and boto3 need not checksum the body again.
+                created = put_if_absent(
+                    self._client(), self._bucket, ref.raw_key, payload,
+                    content_type="image/jpeg", metadata=metadata,
+                    ChecksumSHA256=base64.b64encode(bytes.fromhex(capture.sha256)).decode(),
+                )
         finally:
             if hasattr(payload, "close"):
                 payload.close()
-        return StoreResult(ref=ref, created=True)
+        return StoreResult(ref=ref, created=created)
 
     def resolve_ref(self, capture: Capture) -> layout.CaptureRef:
         """The key this capture lands on, the same for every retry of it.
