@@ -96,6 +96,17 @@ def is_missing(exc: ClientError) -> bool:
     return error_code(exc) in _MISSING_CODES
 
 
+def exists(client: Any, bucket: str, key: str) -> bool:
+    """Whether ``key`` exists (one HEAD request)."""
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_missing(exc):
+            return False
+        raise
+    return True
+
+
 def put_if_absent(
     client: Any,
     bucket: str,

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from camcloud import imaging, layout
 from camcloud.devices import ROTATIONS, DeviceRegistry
 from camcloud.records import build_record, parse_object_metadata
-from camcloud.s3 import is_missing, put_json
+from camcloud.s3 import exists, is_missing, put_json
 
 PROCESSOR = "camcloud-thumbnailer/1"
 # Derived objects of a key are rewritten only by a reprocess; a day of caching is harmless then.
@@ -215,7 +215,7 @@ class Thumbnailer:
             )
         # The record goes last: a listed record promises that its thumbnail exists.
         put_json(client, bucket, ref.meta_key, record)
-        if not self._original_exists(client, bucket, ref):
+        if not exists(client, bucket, ref.raw_key):
             # Deleted while we rendered; the delete's own event may already have run.
             self.remove_derived(bucket, ref)
             log.info("original deleted during rendering", extra={"key": ref.raw_key})
@@ -254,14 +254,3 @@ class Thumbnailer:
                                                             "rotation": rotation})
             return 0
         return rotation
-
-    @staticmethod
-    def _original_exists(client: Any, bucket: str, ref: layout.CaptureRef) -> bool:
-        try:
-            client.head_object(Bucket=bucket, Key=ref.raw_key)
-        except ClientError as exc:
-            if is_missing(exc):
-                return False
-            raise
-        return True
-

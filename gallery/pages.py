@@ -29,11 +29,9 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from botocore.exceptions import ClientError
-
 from camcloud import layout
 from camcloud.devices import DeviceRegistry
-from camcloud.s3 import get_json, is_missing, list_page
+from camcloud.s3 import exists, get_json, list_page
 from camcloud.settings import Settings
 from gallery import listing
 from gallery.presign import Presigner
@@ -189,26 +187,16 @@ def check_capture(gallery: Gallery, ref: layout.CaptureRef) -> dict[str, Any]:
         "id": ref.id, "thumb": thumbs[ref.id], "preview": previews[ref.id],
         "expires_at": expires_at, "status": "ok", "error": None,
     }
-    if _exists(client, bucket, ref.thumb_key):
+    if exists(client, bucket, ref.thumb_key):
         return answer
     record = get_json(client, bucket, ref.meta_key)
     if isinstance(record, dict) and record.get("status") == "error":
         answer.update(status="error", error=str(record.get("error") or "the image is corrupt"))
-    elif _exists(client, bucket, ref.raw_key):
+    elif exists(client, bucket, ref.raw_key):
         answer["status"] = "processing"
     else:
         answer["status"] = "gone"
     return answer
-
-
-def _exists(client: Any, bucket: str, key: str) -> bool:
-    try:
-        client.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if is_missing(exc):
-            return False
-        raise
-    return True
 
 
 # --- one capture ------------------------------------------------------------------------------
@@ -245,7 +233,7 @@ def capture(gallery: Gallery, ref: layout.CaptureRef) -> CaptureDetail:
 
 def download_url(gallery: Gallery, ref: layout.CaptureRef) -> str:
     """A presigned URL that downloads the original (1 HEAD, so a deleted one is a clean 404)."""
-    if not _exists(gallery.client, gallery.settings.bucket, ref.raw_key):
+    if not exists(gallery.client, gallery.settings.bucket, ref.raw_key):
         raise NotFound("the original of this capture is gone")
     return gallery.presigner.url(
         ref.raw_key, download_name=listing.download_name(ref, gallery.zone)
