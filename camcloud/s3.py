@@ -107,6 +107,24 @@ def exists(client: Any, bucket: str, key: str) -> bool:
     return True
 
 
+def delete_keys(client: Any, bucket: str, keys: list[str]) -> None:
+    """Delete ``keys`` in one DeleteObjects call; raise ClientError if any key failed.
+
+    DeleteObjects answers 200 even when single keys fail, so the errors are read here.
+    """
+    response = client.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+    )
+    errors = response.get("Errors") or []
+    if errors:
+        first = errors[0]
+        raise ClientError(
+            {"Error": {"Code": str(first.get("Code", "")),
+                       "Message": f"could not delete {first.get('Key')}: {first.get('Message')}"}},
+            "DeleteObjects",
+        )
+
+
 def put_if_absent(
     client: Any,
     bucket: str,

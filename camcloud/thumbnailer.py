@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from camcloud import imaging, layout
 from camcloud.devices import ROTATIONS, DeviceRegistry
 from camcloud.records import build_record, parse_object_metadata
-from camcloud.s3 import exists, is_missing, put_json
+from camcloud.s3 import delete_keys, exists, is_missing, put_json
 
 PROCESSOR = "camcloud-thumbnailer/1"
 # Derived objects of a key are rewritten only by a reprocess; a day of caching is harmless then.
@@ -227,20 +227,8 @@ class Thumbnailer:
 
     def remove_derived(self, bucket: str, ref: layout.CaptureRef) -> None:
         """Delete a capture's thumbnail, preview and record (its original is gone)."""
-        client = self._client()
-        response = client.delete_objects(
-            Bucket=bucket,
-            Delete={
-                "Objects": [{"Key": ref.meta_key}, {"Key": ref.thumb_key},
-                            {"Key": ref.preview_key}],
-                "Quiet": True,
-            },
-        )
-        errors = response.get("Errors") or []
-        if errors:
-            # DeleteObjects answers 200 even when keys fail; a retry must get the chance.
-            raise RuntimeError(f"could not delete {errors[0].get('Key')}: "
-                               f"{errors[0].get('Code')} {errors[0].get('Message')}")
+        # A key that fails to delete raises, so the event is retried.
+        delete_keys(self._client(), bucket, [ref.meta_key, ref.thumb_key, ref.preview_key])
 
     def rotation(self, device: str) -> int:
         """The clockwise rotation the device registry sets for ``device`` (0 if unknown)."""

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from camcloud import layout
 from camcloud.devices import DeviceRegistry
-from camcloud.s3 import exists, get_json, list_page
+from camcloud.s3 import delete_keys, exists, get_json, list_page
 from camcloud.settings import Settings
 from gallery import listing
 from gallery.presign import Presigner
@@ -246,14 +246,8 @@ def delete_capture(gallery: Gallery, ref: layout.CaptureRef) -> None:
     The thumbnailer also removes derived objects when it sees the original's ObjectRemoved
     event; deleting them here makes the capture vanish from the grid at once.
     """
-    gallery.client.delete_objects(
-        Bucket=gallery.settings.bucket,
-        Delete={
-            "Objects": [{"Key": key} for key in
-                        (ref.raw_key, ref.thumb_key, ref.preview_key, ref.meta_key)],
-            "Quiet": True,
-        },
-    )
+    delete_keys(gallery.client, gallery.settings.bucket,
+                [ref.raw_key, ref.thumb_key, ref.preview_key, ref.meta_key])
     gallery.forget_status(ref.meta_key)
 
 
