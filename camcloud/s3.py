@@ -6,6 +6,7 @@ moto and run unchanged on AWS.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Callable
@@ -213,6 +214,21 @@ def list_page(
     keys = [item["Key"] for item in response.get("Contents", [])]
     more = bool(response.get("IsTruncated")) and bool(keys)
     return Page(keys=keys, next_start_after=keys[-1] if more else None)
+
+
+def checksum_sha256(sha256_hex: str) -> str:
+    """The ``ChecksumSHA256`` value S3 expects for a hex SHA-256: base64 of the raw digest."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+def list_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
+    """The next path segment of every key under ``prefix`` (``raw/`` -> device ids), all pages."""
+    names = []
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            names.append(common["Prefix"][len(prefix):].rstrip("/"))
+    return names
 
 
 def iter_keys(client: Any, bucket: str, prefix: str) -> Any:

@@ -27,6 +27,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from camcloud.devices import DeviceRegistry
 from camcloud.s3 import make_client
 from camcloud.settings import Settings
+from tests.support import free_port
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -34,12 +35,6 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from camcloud.local import free_port
 from tests.conftest import jpeg_bytes
+from tests.support import free_port
 
 pytestmark = pytest.mark.stack
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 RENDER = ROOT / "deploy" / "render-proxy.sh"
 DOMAIN = "cam.example.org"
@@ -85,12 +87,6 @@ class Upstream:
             self.server.shutdown()
             self.server.server_close()
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
