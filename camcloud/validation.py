@@ -165,6 +165,8 @@ TELEMETRY_HEADERS = {
     "X-Firmware": ("firmware", _short_text),
     "X-RSSI": ("rssi", _int_in(-150, 0)),
     "X-Free-Heap": ("free_heap", _int_in(0, 2**31)),
+    # The largest free block (ESP.getMaxAllocHeap()): what a TLS handshake needs in one piece.
+    "X-Max-Alloc-Heap": ("max_alloc_heap", _int_in(0, 2**31)),
     "X-Boot-Count": ("boot_count", _int_in(0, 2**31)),
     "X-Reset-Reason": ("reset_reason", _short_text),
     "X-Uptime": ("uptime", _int_in(0, 2**40)),

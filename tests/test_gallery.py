@@ -455,7 +455,8 @@ def test_the_cameras_page_shows_health_stale_cameras_and_errors(logged_in, s3, s
         put_capture(s3, settings.bucket, "garden", NOW_MS - 60_000 - i * 600_000, f"g{i}")
         put_capture(s3, settings.bucket, "printer", NOW_MS - 3_600_000 - i * 600_000, f"p{i}",
                     status="error" if i == 2 else "ok",
-                    telemetry={"firmware": "0.9.1", "rssi": -80, "free_heap": 40_000})
+                    telemetry={"firmware": "0.9.1", "rssi": -80, "free_heap": 40_000,
+                               "max_alloc_heap": 31_744})
     calls = S3Calls(s3)
     # When the cameras page is opened
     page = logged_in.get("/cameras").get_data(as_text=True)
@@ -466,6 +467,7 @@ def test_the_cameras_page_shows_health_stale_cameras_and_errors(logged_in, s3, s
     assert "stale" in cards["printer"] and "stale-badge" not in cards["garden"]
     assert "every 10 min" in cards["garden"] and "0.9.1" in cards["printer"]
     assert "-80 dBm" in cards["printer"]
+    assert "Largest block</dt><dd>31.7 KB" in cards["printer"]
     assert re.search(r'class="errors has-errors">1<', cards["printer"])
     assert "<svg" in cards["garden"] and "6 in all" in cards["garden"]
     # And it cost a bounded number of S3 calls: 2 listings, then per camera one listing,

@@ -135,7 +135,7 @@ def test_raw_upload_is_stored_with_padding_trimmed_and_telemetry(stack: Stack) -
     image = jpeg_bytes()
     headers = {"X-Capture-Id": "aa-1", "X-Captured-At": "2024-05-01T12:00:00Z",
                "X-Firmware": "cam/1.2", "X-RSSI": "-67", "X-Free-Heap": "120000",
-               "X-Boot-Count": "7", "X-Reset-Reason": "POWERON", "X-Uptime": "3600"}
+               "X-Max-Alloc-Heap": "65524", "X-Boot-Count": "7", "X-Reset-Reason": "POWERON", "X-Uptime": "3600"}
     # When it is uploaded
     response = stack.post(image + b"\x00" * 4096, headers)
     # Then it is stored once, trimmed, with its metadata, at the deterministic key
@@ -149,6 +149,7 @@ def test_raw_upload_is_stored_with_padding_trimmed_and_telemetry(stack: Stack) -
     metadata = stored["Metadata"]
     assert metadata["clock"] == "device" and metadata["t-rssi"] == "-67"
     assert metadata["t-firmware"] == "cam/1.2" and metadata["sha256"] == document["sha256"]
+    assert metadata["t-max-alloc-heap"] == "65524"
 
 
 def test_retry_with_same_capture_id_is_a_duplicate(stack: Stack) -> None:
