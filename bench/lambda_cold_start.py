@@ -1,0 +1,88 @@
+"""Thumbnailer Lambda cold start: ``import app`` plus the first event, in fresh interpreters.
+
+    .venv/bin/python bench/lambda_cold_start.py [--runs 15]
+
+Each run is a new Python process (a new Lambda container): it times ``import
+lambdas.thumbnailer.app`` (what the Init phase pays), then starts moto, puts one 2048x1536
+original and times the first ``app.handler(event, context)`` (settings, powertools logger and
+metrics, S3 client, render, writes). moto is imported between the two timings, never inside
+them, so neither figure includes the test double's own import. The median and the spread of
+``--runs`` runs are printed. Not a test: it prints figures, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = """
+import time
+started = time.perf_counter()
+import lambdas.thumbnailer.app as app
+imported = time.perf_counter()
+
+import io, json
+from types import SimpleNamespace
+import boto3
+from moto import mock_aws
+from PIL import Image
+
+with mock_aws():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="camcloud-123456789012-us-east-1")
+    event = json.load(open("events/s3-put-raw.json"))
+    key = event["Records"][0]["s3"]["object"]["key"]
+    out = io.BytesIO()
+    Image.new("RGB", (2048, 1536), (90, 120, 160)).save(out, "JPEG")
+    s3.put_object(Bucket="camcloud-123456789012-us-east-1", Key=key, Body=out.getvalue())
+    context = SimpleNamespace(aws_request_id="bench", function_name="camcloud-thumbnailer",
+                              memory_limit_in_mb=1024,
+                              invoked_function_arn="arn:aws:lambda:us-east-1:1:function:t")
+    before = time.perf_counter()
+    app.handler(event, context)
+    first = time.perf_counter()
+print("TIMES " + json.dumps({"import_ms": (imported - started) * 1000,
+                             "first_event_ms": (first - before) * 1000}))
+"""
+
+
+def one_run() -> dict[str, float]:
+    """Time one cold start in a fresh interpreter."""
+    environ = {key: value for key, value in os.environ.items()
+               if not key.startswith(("AWS_", "CAMCLOUD_", "POWERTOOLS_"))}
+    environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_DEFAULT_REGION="us-east-1",
+                   CAMCLOUD_BUCKET="camcloud-123456789012-us-east-1",
+                   CAMCLOUD_REGION="us-east-1", POWERTOOLS_SERVICE_NAME="camcloud-thumbnailer",
+                   POWERTOOLS_METRICS_NAMESPACE="camcloud", PYTHONDONTWRITEBYTECODE="")
+    done = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=120, check=True)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("TIMES "))
+    times: dict[str, float] = json.loads(line[len("TIMES "):])
+    return times
+
+
+def main() -> None:
+    """Run the cold starts and print median and range."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    one_run()  # warm the file system cache and the .pyc files, as a deployed image has them
+    runs = [one_run() for _ in range(args.runs)]
+    for name in ("import_ms", "first_event_ms"):
+        values = [run[name] for run in runs]
+        print(f"{name:<16} median {statistics.median(values):7.1f} ms   "
+              f"range {min(values):7.1f} .. {max(values):7.1f} ms   ({args.runs} runs)")
+    totals = [run["import_ms"] + run["first_event_ms"] for run in runs]
+    print(f"{'cold_start_ms':<16} median {statistics.median(totals):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
