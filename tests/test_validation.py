@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from camcloud.validation import (
+    MAX_FILL,
     HeaderError,
     JpegError,
     jpeg_length,
@@ -16,6 +21,7 @@ from camcloud.validation import (
     parse_telemetry,
 )
 from tests.conftest import jpeg_bytes
+from tests.hostile_jpegs import fill_flood, fill_floods, scan_bomb, scan_bombs, segments
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -130,3 +136,79 @@ def test_telemetry_keeps_well_formed_values_and_drops_the_rest():
         "reset_reason": "POWERON",
         "frames_lost": 3,
     }
+
+
+# ---------------------------------------------------------------- issue 13: work caps
+
+
+def test_progressive_scan_bomb_is_refused_before_decoding():
+    # Regression (issue 13): a 4000x4000 grey progressive JPEG with 10,000 all-EOB AC scans
+    # (about 400 kB) was accepted and then cost 16 s of CPU to decode.
+    bomb = scan_bomb(10_000)
+    started = time.perf_counter()
+    with pytest.raises(JpegError) as caught:
+        jpeg_length(bomb)
+    assert caught.value.code == "too_complex"
+    assert "scans" in str(caught.value)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_scan_bomb_over_the_work_budget_of_a_large_frame_is_refused():
+    # Regression (issue 13): few scans, but each over 16 million pixels.
+    with pytest.raises(JpegError) as caught:
+        jpeg_length(scan_bomb(30))
+    assert caught.value.code == "too_complex"
+
+
+def test_fill_byte_flood_is_refused_without_a_per_byte_walk():
+    # Regression (issue 13): 8 MiB of FF D8, 0xFF fill, FF D9 was accepted after 0.85 s of
+    # per-byte walking, then cost 7.5 s in the thumbnailer.
+    flood = fill_flood(8 * 1024 * 1024)
+    started = time.perf_counter()
+    with pytest.raises(JpegError) as caught:
+        jpeg_length(flood)
+    assert caught.value.code == "too_complex"
+    assert "fill" in str(caught.value)
+    assert time.perf_counter() - started < 0.1
+
+
+def test_a_jpeg_flooded_with_segments_is_refused():
+    # Thousands of empty comment segments: each one a Python step of the walk.
+    body = b"\xff\xd8" + b"\xff\xfe\x00\x02" * 2_000 + b"\xff\xd9"
+    with pytest.raises(JpegError) as caught:
+        jpeg_length(body)
+    assert caught.value.code == "too_complex"
+
+
+def test_camera_frames_stay_well_inside_the_work_caps():
+    # A 16 MP progressive colour frame (10 scans) and a few fill bytes before a marker pass.
+    frame = jpeg_bytes(4000, 4000, progressive=True)
+    assert jpeg_length(frame) == len(frame)
+    parts = segments(jpeg_bytes(64, 48))
+    padded = b"".join(parts[:2]) + b"\xff" * 16 + b"".join(parts[2:])
+    assert jpeg_length(padded) == len(padded)
+
+
+@hypothesis_settings(max_examples=25, deadline=None)
+@given(body=scan_bombs() | fill_floods())
+def test_fuzz_hostile_bodies_are_refused_as_too_complex(body):
+    with pytest.raises(JpegError) as caught:
+        jpeg_length(body)
+    assert caught.value.code == "too_complex"
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(fill=st.integers(min_value=0, max_value=2_000), where=st.integers(min_value=1,
+                                                                            max_value=20))
+def test_fuzz_fill_before_a_marker_is_skipped_up_to_the_cap(fill, where):
+    # Given a real frame with `fill` extra 0xFF bytes before one of its markers
+    parts = segments(jpeg_bytes(64, 48, progressive=True))
+    at = min(where, len(parts) - 1)
+    body = b"".join(parts[:at]) + b"\xff" * fill + b"".join(parts[at:])
+    # Then it is measured whole up to the cap, and refused as too complex beyond it
+    if fill < MAX_FILL:
+        assert jpeg_length(body) == len(body)
+    else:
+        with pytest.raises(JpegError) as caught:
+            jpeg_length(body)
+        assert caught.value.code == "too_complex"
