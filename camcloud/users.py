@@ -96,20 +96,20 @@ class UserStore:
         layout.check_user_name(name)
         if len(password) < MIN_PASSWORD_LENGTH:
             raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-        previous = self._get(name) if replace else None
+        version = self._next_version(self._get(name) if replace else None)
         record = {
             "schema": 1,
             "name": name,
             "password_hash": hash_password(password),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "session_version": self._next_version(previous),
+            "session_version": version,
         }
         written = put_json(
             self._client(), self._bucket, layout.user_key(name), record, if_absent=not replace
         )
         if not written:
             raise UserError(f"user {name!r} exists already; use --replace to set a new password")
-        self._remember(name, record["session_version"])
+        self._remember(name, version)
 
     def remove(self, name: str) -> None:
         """Delete user ``name`` (every session of theirs ends)."""
@@ -131,9 +131,10 @@ class UserStore:
         record = self._get(name)
         if record is None:
             raise UserError(f"no user {name!r}")
-        record["session_version"] = self._next_version(record)
+        version = self._next_version(record)
+        record["session_version"] = version
         put_json(self._client(), self._bucket, layout.user_key(name), record)
-        self._remember(name, record["session_version"])
+        self._remember(name, version)
 
     def login(self, name: str, password: str) -> int | None:
         """The session version to start a session with, or None if the password is wrong.
