@@ -1,5 +1,0 @@
-"""``python -m camcloud``: the camcloud command."""
-
-from camcloud.cli import main
-
-main()
