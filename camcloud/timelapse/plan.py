@@ -1,0 +1,395 @@
+"""Time-lapse planning, pure: options, frame choice, deflicker gains, keys, sidecar, schedule.
+
+Nothing here touches S3, Pillow or PyAV, so every decision the builder makes (which frames, in
+which order, with which gain, under which key, on which day) is tested without mocks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from camcloud.errors import Refusal
+from camcloud.layout import CaptureRef, check_device_id
+
+TIMELAPSE_PREFIX = "timelapse/"
+BUILDER = "camcloud-timelapse/1"
+SIDECAR_SCHEMA = 1
+# Skip reasons, in the order a capture is tested against them.
+SKIP_REASONS = ("no_record", "error", "dark", "duplicate", "thinned", "unreadable")
+# Lambda stops an invocation at 15 minutes; the build must also list, upload and write.
+LAMBDA_LIMIT_S = 15 * 60
+# Frames/s the builder reaches on one Lambda arm64 vCPU at preview size (1024x768, preset
+# veryfast), rounded down from bench/timelapse.py on a 2-core x86 host: used only to refuse a
+# range that cannot finish in time, before any preview is fetched.
+ESTIMATED_FRAMES_PER_SECOND = 25.0
+CODECS = {"libx264": "mp4"}
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
+_RANGE_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a time-lapse is made; the defaults are what the daily schedule uses."""
+
+    fps: int = 30
+    crf: int = 23
+    preset: str = "veryfast"
+    # Thin evenly to at most this many seconds of video (None: every usable frame).
+    max_seconds: float | None = 60.0
+    keep_dark: bool = False
+    deflicker: bool = True
+    deflicker_window: int = 15
+    stamp: bool = False
+    tz: str = "UTC"
+    codec: str = "libx264"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.fps <= 60:
+            problems.append(f"fps must be 1-60, not {self.fps}")
+        if not 0 <= self.crf <= 51:
+            problems.append(f"crf must be 0-51, not {self.crf}")
+        if self.preset not in PRESETS:
+            problems.append(f"preset must be one of {', '.join(PRESETS)}, not {self.preset!r}")
+        if self.max_seconds is not None and not 1 <= self.max_seconds <= 3600:
+            problems.append(f"max_seconds must be 1-3600, not {self.max_seconds}")
+        if not 1 <= self.deflicker_window <= 301:
+            problems.append(f"deflicker_window must be 1-301, not {self.deflicker_window}")
+        if self.codec not in CODECS:
+            problems.append(f"codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"tz must be an IANA time zone such as Europe/Berlin, not {self.tz!r}")
+        if problems:
+            raise Refusal(400, "bad_options", "; ".join(problems))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], **defaults: Any) -> Options:
+        """Options from a JSON object (a Lambda event, a form); unknown or bad fields refused."""
+        if not isinstance(values, Mapping):
+            raise Refusal(400, "bad_options", "options must be a JSON object")
+        known = {name: spec for name, spec in cls.__dataclass_fields__.items()}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise Refusal(400, "bad_options", f"unknown option(s): {', '.join(unknown)}")
+        merged = {**defaults, **values}
+        for name, value in merged.items():
+            default = getattr(cls, name)
+            ok = (
+                (isinstance(default, bool) and isinstance(value, bool))
+                or (isinstance(default, int) and not isinstance(default, bool)
+                    and isinstance(value, int) and not isinstance(value, bool))
+                or (isinstance(default, str) and isinstance(value, str))
+                or (name == "max_seconds" and (value is None or (
+                    isinstance(value, int | float) and not isinstance(value, bool))))
+            )
+            if not ok:
+                raise Refusal(400, "bad_options", f"option {name} has the wrong type: {value!r}")
+        return cls(**merged)
+
+    @property
+    def max_frames(self) -> int | None:
+        """The most frames the video may have (``max_seconds`` at ``fps``)."""
+        return None if self.max_seconds is None else max(1, int(self.max_seconds * self.fps))
+
+    @property
+    def container(self) -> str:
+        """The file format the codec is written in (``mp4``)."""
+        return CODECS[self.codec]
+
+    def params(self) -> str:
+        """A short, stable name for the settings that differ from the defaults (range keys)."""
+        default = Options()
+        parts = []
+        for name in ("fps", "crf", "preset", "max_seconds", "deflicker_window", "codec"):
+            value = getattr(self, name)
+            if value != getattr(default, name):
+                shown = "all" if value is None else re.sub(r"[^A-Za-z0-9]", "", str(value))
+                parts.append(f"{name.replace('_', '')}{shown}")
+        if self.keep_dark:
+            parts.append("dark")
+        if not self.deflicker:
+            parts.append("nodeflicker")
+        if self.stamp:
+            parts.append("stamp")
+        if self.stamp and self.tz != default.tz:
+            parts.append("tz" + re.sub(r"[^A-Za-z0-9]", "", self.tz))
+        return "-".join(parts) or "default"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One capture of the range as its record describes it (compact: no image, no record)."""
+
+    ref: CaptureRef
+    status: str = "ok"  # "ok" | "error" | "missing" (preview listed, record not written yet)
+    sha256: str | None = None
+    dark: bool = False
+    brightness: float | None = None
+
+    @property
+    def captured_at_ms(self) -> int:
+        """Capture time in Unix milliseconds."""
+        return self.ref.captured_at_ms
+
+    @classmethod
+    def from_record(cls, ref: CaptureRef, record: Mapping[str, Any] | None) -> Candidate:
+        """The candidate of ``ref`` from its metadata record (None: no record yet)."""
+        if not isinstance(record, Mapping):
+            return cls(ref=ref, status="missing")
+        quality = record.get("quality")
+        quality = quality if isinstance(quality, Mapping) else {}
+        brightness = quality.get("brightness")
+        sha256 = record.get("sha256")
+        return cls(
+            ref=ref,
+            status="error" if record.get("status") == "error" else "ok",
+            sha256=sha256 if isinstance(sha256, str) else None,
+            dark=quality.get("dark") is True,
+            brightness=float(brightness) if isinstance(brightness, int | float)
+            and not isinstance(brightness, bool) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A capture chosen for the video, with the brightness gain deflicker applies to it."""
+
+    candidate: Candidate
+    gain: float = 1.0
+
+
+@dataclass
+class Plan:
+    """The frames of a video in time order and how many captures were skipped, by reason."""
+
+    frames: list[Frame]
+    captures: int
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+
+
+def thin_evenly(count: int, keep: int) -> list[int]:
+    """Indexes of ``keep`` of ``count`` items spread evenly, first and last always kept."""
+    if keep >= count:
+        return list(range(count))
+    if keep <= 0:
+        return []
+    if keep == 1:
+        return [0]
+    step = (count - 1) / (keep - 1)
+    return [round(i * step) for i in range(keep)]
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Centred moving average of ``values``; the window shrinks at both ends."""
+    half = window // 2
+    prefix = [0.0]
+    for value in values:
+        prefix.append(prefix[-1] + value)
+    averages = []
+    for i in range(len(values)):
+        lo, hi = max(0, i - half), min(len(values), i + half + 1)
+        averages.append((prefix[hi] - prefix[lo]) / (hi - lo))
+    return averages
+
+
+# A gain outside this range would amplify noise or crush a frame that is meant to be bright.
+MIN_GAIN, MAX_GAIN = 0.5, 2.0
+
+
+def deflicker_gains(brightness: Sequence[float | None], window: int) -> list[float]:
+    """Per-frame gains that bring each frame's brightness to its neighbourhood's average.
+
+    A frame whose record has no brightness keeps gain 1 and does not count in the averages.
+    """
+    known = [(i, b) for i, b in enumerate(brightness) if b is not None and b > 0]
+    gains = [1.0] * len(brightness)
+    averages = moving_average([b for _, b in known], window)
+    for (i, value), average in zip(known, averages, strict=True):
+        gains[i] = min(MAX_GAIN, max(MIN_GAIN, average / value))
+    return gains
+
+
+def choose_frames(candidates: Sequence[Candidate], options: Options) -> Plan:
+    """The frames of the video: records in time order, errors, dark and repeats skipped,
+    thinned evenly to the maximum length, with deflicker gains."""
+    ordered = sorted(candidates, key=lambda c: (c.captured_at_ms, c.ref.capture_id))
+    plan = Plan(frames=[], captures=len(ordered))
+    kept: list[Candidate] = []
+    previous_sha: str | None = None
+    for candidate in ordered:
+        if candidate.status == "missing":
+            plan.skipped["no_record"] += 1
+        elif candidate.status == "error":
+            plan.skipped["error"] += 1
+        elif candidate.dark and not options.keep_dark:
+            plan.skipped["dark"] += 1
+        elif candidate.sha256 is not None and candidate.sha256 == previous_sha:
+            plan.skipped["duplicate"] += 1
+        else:
+            kept.append(candidate)
+            previous_sha = candidate.sha256
+    limit = options.max_frames
+    if limit is not None and len(kept) > limit:
+        chosen = [kept[i] for i in thin_evenly(len(kept), limit)]
+        plan.skipped["thinned"] = len(kept) - len(chosen)
+        kept = chosen
+    gains = (deflicker_gains([c.brightness for c in kept], options.deflicker_window)
+             if options.deflicker else [1.0] * len(kept))
+    plan.frames = [Frame(c, round(g, 4)) for c, g in zip(kept, gains, strict=True)]
+    return plan
+
+
+def describe_skips(skipped: Mapping[str, int]) -> str:
+    """``"12 dark, 3 error"``: the non-zero skip counts, for messages."""
+    return ", ".join(f"{n} {reason}" for reason, n in skipped.items() if n) or "none"
+
+
+class NoUsableFrames(Refusal):
+    """The range has no frame to make a video of; nothing is written."""
+
+    def __init__(self, device: str, start: datetime, end: datetime, plan: Plan) -> None:
+        hint = " (keep_dark / --keep-dark includes dark frames)" if plan.skipped["dark"] else ""
+        super().__init__(
+            422, "no_usable_frames",
+            f"no usable frames for {device} from {start.isoformat()} to {end.isoformat()}: "
+            f"{plan.captures} capture(s), skipped {describe_skips(plan.skipped)}{hint}",
+        )
+        self.plan = plan
+
+
+class RangeTooLong(Refusal):
+    """The build would not finish within the time the invocation has left."""
+
+    def __init__(self, frames: int, seconds: float, budget_s: float) -> None:
+        super().__init__(
+            413, "range_too_long",
+            f"{frames} frames need about {seconds / 60:.1f} min to encode, but this build may "
+            f"take {budget_s / 60:.1f} min (an AWS Lambda invocation stops at "
+            f"{LAMBDA_LIMIT_S // 60} minutes): choose a shorter range or a lower max_seconds, "
+            "or run `camcloud timelapse build`, which has no time limit",
+        )
+
+
+def estimate_seconds(frames: int, frames_per_second: float = ESTIMATED_FRAMES_PER_SECOND) -> float:
+    """How long encoding ``frames`` frames takes, plus a fixed allowance for list and upload."""
+    return 10.0 + frames / frames_per_second
+
+
+def zone(tz: str) -> ZoneInfo:
+    """The IANA time zone ``tz``; a bad name is a 400 refusal."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Refusal(400, "bad_timezone", f"unknown time zone {tz!r}") from None
+
+
+def day_window(day: date, tz: str) -> tuple[datetime, datetime]:
+    """The UTC start (inclusive) and end (exclusive) of local ``day`` in ``tz`` (23-25 hours)."""
+    local = zone(tz)
+    start = datetime.combine(day, time(0), local)
+    end = datetime.combine(day + timedelta(days=1), time(0), local)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    """Unix milliseconds of an aware datetime."""
+    if moment.tzinfo is None:
+        raise ValueError("time-lapse times must carry a time zone")
+    return math.floor(moment.timestamp() * 1000)
+
+
+def daily_key(device: str, day: date) -> str:
+    """Where the daily video of ``device`` for local ``day`` lives."""
+    return f"{TIMELAPSE_PREFIX}{check_device_id(device)}/{day.isoformat()}.mp4"
+
+
+def range_key(device: str, start: datetime, end: datetime, options: Options) -> str:
+    """Where an on-demand range lives: the same request always lands on the same key."""
+    since = start.astimezone(UTC).strftime(_RANGE_STAMP)
+    until = end.astimezone(UTC).strftime(_RANGE_STAMP)
+    return (f"{TIMELAPSE_PREFIX}{check_device_id(device)}/range/"
+            f"{since}_{until}_{options.params()}.{options.container}")
+
+
+def sidecar_key(video_key: str) -> str:
+    """The ``.json`` beside a video: written last, so it promises a complete video."""
+    stem, _, _ = video_key.rpartition(".")
+    return f"{stem}.json"
+
+
+def sidecar(
+    *,
+    device: str,
+    key: str,
+    start: datetime,
+    end: datetime,
+    options: Options,
+    plan: Plan,
+    frames_used: int,
+    unreadable: int,
+    width: int,
+    height: int,
+    size: int,
+    built_at: datetime,
+    elapsed_s: float,
+) -> dict[str, Any]:
+    """The sidecar document: what the video shows, what was skipped and why, and how."""
+    skipped = dict(plan.skipped)
+    skipped["unreadable"] = unreadable
+    used = [f.candidate for f in plan.frames]
+    return {
+        "schema": SIDECAR_SCHEMA,
+        "builder": BUILDER,
+        "device": device,
+        "key": key,
+        "start": start.astimezone(UTC).isoformat(),
+        "end": end.astimezone(UTC).isoformat(),
+        "captures": plan.captures,
+        "frames_used": frames_used,
+        "skipped": skipped,
+        "first_capture_ms": used[0].captured_at_ms if used else None,
+        "last_capture_ms": used[-1].captured_at_ms if used else None,
+        "settings": asdict(options),
+        "width": width,
+        "height": height,
+        "duration_s": round(frames_used / options.fps, 3),
+        "bytes": size,
+        "built_at": built_at.astimezone(UTC).isoformat(timespec="seconds"),
+        "elapsed_s": round(elapsed_s, 3),
+    }
+
+
+def due_daily_runs(
+    now: datetime,
+    tz: str,
+    last_run: date | None,
+    *,
+    run_at: time = time(0, 15),
+    catch_up_days: int = 7,
+) -> list[date]:
+    """Local days whose daily video is due at ``now``, oldest first.
+
+    A day is due once it is over and ``run_at`` (a grace for late uploads) has passed on the
+    next day; ``last_run`` is the last day already built. A stack that was off for a while
+    catches up at most ``catch_up_days`` days.
+    """
+    local_now = now.astimezone(zone(tz))
+    latest = local_now.date() - timedelta(days=1)
+    if local_now.time() < run_at:
+        latest -= timedelta(days=1)
+    first = latest if last_run is None else last_run + timedelta(days=1)
+    first = max(first, latest - timedelta(days=catch_up_days - 1))
+    days = []
+    day = first
+    while day <= latest:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
