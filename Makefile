@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## run: start the local stack (S3+SQS in moto, worker, ingest + gallery on :8080)
 run: $(STAMP)
-	$(BIN)/camcloud local
+	$(BIN)/python -m camcloud_cli local
 
 ## test: install what the tests need, then run every suite
 test: system-deps $(STAMP)

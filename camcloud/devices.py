@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,7 +71,6 @@ class DeviceRecord:
     name: str = ""
     rotation: int = 0
     revoked_at: str | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def revoked(self) -> bool:
@@ -156,7 +155,6 @@ class DeviceRegistry:
             created_at=_now(),
             name=name or (existing.name if existing else ""),
             rotation=rotation if existing is None or rotation else existing.rotation,
-            settings=existing.settings if existing else {},
         )
         client = self._client()
         path = layout.device_key(device)
@@ -171,12 +169,12 @@ class DeviceRegistry:
         return record, key
 
     def update(self, device: str, **changes: Any) -> DeviceRecord:
-        """Change a device's name, rotation or settings."""
+        """Change a device's name or rotation."""
         record = self._require(device)
         if "rotation" in changes and changes["rotation"] not in ROTATIONS:
             raise DeviceError(f"rotation must be one of {ROTATIONS}, not {changes['rotation']}")
         for name, value in changes.items():
-            if name not in {"name", "rotation", "settings"}:
+            if name not in {"name", "rotation"}:
                 raise DeviceError(f"cannot change {name!r}")
             setattr(record, name, value)
         put_json(self._client(), self._bucket, layout.device_key(device), record.to_json())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 REV_MAX = 9_999_999_999_999
 REV_DIGITS = 13
@@ -61,6 +62,13 @@ def rev_from_ms(captured_at_ms: int) -> str:
     if not 0 <= captured_at_ms <= REV_MAX:
         raise LayoutError(f"capture time {captured_at_ms} ms is outside the key range")
     return f"{REV_MAX - captured_at_ms:0{REV_DIGITS}d}"
+
+
+def ms_of(moment: datetime) -> int:
+    """``moment`` (naive means UTC) in Unix milliseconds, clamped to what a key can hold."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0, min(REV_MAX, int(moment.timestamp() * 1000)))
 
 
 def ms_from_rev(rev: str) -> int:

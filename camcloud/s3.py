@@ -1,4 +1,4 @@
-"""The S3 adapter: one lazily created client, put-if-absent, one-page listings, presigned URLs.
+"""The S3 adapter: one lazily created client, put-if-absent, listings, JSON documents.
 
 Functions take the client as an argument so that the logic above them can be tested against
 moto and run unchanged on AWS.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 if TYPE_CHECKING:
     from camcloud.settings import Settings
 
-# Errors S3 returns when a conditional write loses: the key exists (412), or a concurrent
-# conditional write to the same key is in flight (409).
 T = TypeVar("T")
 
+# Errors S3 returns when a conditional write loses: the key exists (412), or a concurrent
+# conditional write to the same key is in flight (409).
 _PRECONDITION_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 _MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
@@ -231,20 +231,13 @@ def list_prefixes(client: Any, bucket: str, prefix: str) -> list[str]:
     return names
 
 
-def iter_keys(client: Any, bucket: str, prefix: str) -> Any:
-    """Every key under ``prefix``, across as many listing pages as it takes."""
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+def iter_keys(
+    client: Any, bucket: str, prefix: str, *, start_after: str | None = None
+) -> Iterator[str]:
+    """Every key under ``prefix`` (after ``start_after``), across as many pages as it takes."""
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if start_after:
+        params["StartAfter"] = start_after
+    for page in client.get_paginator("list_objects_v2").paginate(**params):
         for item in page.get("Contents", []):
             yield item["Key"]
-
-
-def presign_get(client: Any, bucket: str, key: str, ttl: int, **params: Any) -> str:
-    """A presigned GET URL for ``key`` valid for ``ttl`` seconds (computed locally, no S3 call)."""
-    return str(
-        client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": bucket, "Key": key, **params},
-            ExpiresIn=ttl,
-        )
-    )

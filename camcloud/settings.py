@@ -35,6 +35,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text.strip())
+    if value < 0:
+        raise ValueError("expected a whole number, 0 or more")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text.strip())
     if not value > 0 or value == float("inf"):
@@ -100,6 +107,12 @@ class Settings:
     gallery_login_per_minute: float = _setting(_positive_float, 6.0)
     gallery_login_burst: int = _setting(_positive_int, 5)
     gallery_timezone: str = _setting(_timezone, "UTC")
+    # Gallery: proxies in front of it whose X-Forwarded-For/-Proto are trusted (0: none).
+    gallery_proxy_hops: int = _setting(_non_negative_int, 0)
+    # Gallery: accept logins over plain HTTP from other machines (loopback always may).
+    allow_http_login: bool = _setting(_bool, False)
+    # Gallery: days a deleted capture can be restored (bucket versioning); 0: not said.
+    undelete_days: int = _setting(_non_negative_int, 0)
     log_level: str = _setting(_log_level, "INFO")
 
     @classmethod

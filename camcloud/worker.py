@@ -33,7 +33,6 @@ class EventWorker:
         self._wait_seconds = wait_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.handled = 0
         self.failed = 0
 
     def start(self) -> None:
@@ -78,7 +77,6 @@ class EventWorker:
             self.failed += 1
             log.exception("thumbnailer failed; the event will be retried")
             return False
-        self.handled += 1
         return True
 
     def _run(self) -> None:

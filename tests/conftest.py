@@ -154,7 +154,7 @@ def jpeg() -> bytes:
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The whole local stack (moto server, worker, ingest + gallery) on free loopback ports."""
-    from camcloud.local import LocalStack
+    from camcloud_cli.local import LocalStack
 
     with LocalStack(tmp_path_factory.mktemp("stack")) as stack:
         yield stack

@@ -7,8 +7,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from camcloud.cli import main as cli
 from camcloud.devices import DeviceRegistry
+from camcloud_cli import main as cli
 from tests.conftest import BUCKET
 
 

@@ -47,7 +47,7 @@ def uploader() -> Path:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The local stack with a strict per-device rate limit."""
-    from camcloud.local import LocalStack
+    from camcloud_cli.local import LocalStack
 
     env = {"CAMCLOUD_RATE_PER_MINUTE": str(RATE_PER_MINUTE), "CAMCLOUD_RATE_BURST": "1"}
     with LocalStack(workdir=tmp_path_factory.mktemp("firmware-stack"), port=0, env=env) as s:

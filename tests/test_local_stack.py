@@ -14,8 +14,8 @@ import urllib3
 from click.testing import CliRunner
 
 from camcloud import layout
-from camcloud.cli import main as cli
 from camcloud.devices import DeviceRegistry
+from camcloud_cli import main as cli
 from tests.conftest import jpeg_bytes
 
 pytestmark = pytest.mark.stack

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import ExifTags, Image, ImageDraw
 
-from camcloud import layout, maintenance
-from camcloud.cli import main
+from camcloud import layout, reprocess
 from camcloud.devices import DeviceRegistry
 from camcloud.settings import Settings
+from camcloud_cli import main
 from tests.conftest import BUCKET
 
 
@@ -110,8 +110,8 @@ def test_reprocess_missing_only_leaves_existing_records_alone(
     before = records(s3)
     assert len(before) == 2
 
-    selected = maintenance.select_captures(s3, settings.bucket,
-                                           maintenance.Selection(missing_only=True))
+    selected = reprocess.select_captures(s3, settings.bucket,
+                                           reprocess.Selection(missing_only=True))
     result = invoke("reprocess", "--missing")
 
     assert sorted(ref.capture_id for ref in selected) == ["a1", "a2", "a3"]

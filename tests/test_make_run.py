@@ -24,7 +24,7 @@ def test_camcloud_local_serves_writes_its_facts_and_stops_cleanly_on_ctrl_c(tmp_
     port = free_port()
     env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "camcloud", "local"], cwd=tmp_path, env=env,
+        [sys.executable, "-m", "camcloud_cli", "local"], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

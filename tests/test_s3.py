@@ -1,10 +1,8 @@
-"""The S3 adapter: put-if-absent, one-call listing pages, SigV4 presigned URLs."""
+"""The S3 adapter: put-if-absent, one-call listing pages."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
-
-from camcloud.s3 import list_page, make_client, presign_get, put_if_absent
+from camcloud.s3 import list_page, put_if_absent
 from tests.conftest import BUCKET
 
 
@@ -29,10 +27,3 @@ def test_list_page_is_one_call_and_pages_with_a_cursor(s3):
     assert [k[5:18] for k in first.keys] == [f"{i:013d}" for i in range(3)]
     assert len(last.keys) == 1 and last.next_start_after is None
 
-
-def test_presigned_urls_are_sigv4_with_the_requested_ttl(aws, settings):
-    client = make_client(settings)
-    url = presign_get(client, settings.bucket, "thumbs/cam/x.jpg", 600)
-    query = parse_qs(urlparse(url).query)
-    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
-    assert query["X-Amz-Expires"] == ["600"]

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from camcloud import layout
-from camcloud.cli import main
+from camcloud_cli import main
 
 
 def wait_for(check: Any, timeout: float = 20.0) -> Any:

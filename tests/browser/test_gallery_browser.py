@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from camcloud import layout
 from camcloud.devices import DeviceRegistry
-from camcloud.local import LocalStack
 from camcloud.simulate import make_frame
+from camcloud_cli.local import LocalStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 

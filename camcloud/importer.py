@@ -1,0 +1,154 @@
+"""Imports: a folder of existing JPEGs stored as captures of one camera (``camcloud import``).
+
+The ``uploads/`` folder of the old Flask app, for instance. It is idempotent: the capture id is
+the file's sha256, the capture time its EXIF ``DateTimeOriginal`` (else the file's mtime), and
+the original is written with put-if-absent, so running it again stores nothing twice. The S3
+trigger then makes thumbnails exactly as for an upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from camcloud import layout
+from camcloud.records import object_metadata
+from camcloud.reservations import reserve_raw_key
+from camcloud.s3 import put_if_absent
+from camcloud.validation import JpegError, jpeg_length
+
+JPEG_SUFFIXES = {".jpg", ".jpeg"}
+# The earliest EXIF date taken at face value; older ones are unset camera clocks (1970, 2000).
+EARLIEST_EXIF = datetime(2001, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """One file as it will be stored: its capture id, time and clock, and its bytes."""
+
+    path: Path
+    body: bytes
+    sha256: str
+    captured_at: datetime
+    clock: str  # "exif" | "file"
+
+
+@dataclass
+class ImportResult:
+    """What an import run did."""
+
+    stored: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def jpeg_files(folder: Path) -> list[Path]:
+    """The JPEG files under ``folder`` (recursively), in name order."""
+    return sorted(
+        path for path in folder.rglob("*")
+        if path.is_file() and path.suffix.lower() in JPEG_SUFFIXES
+    )
+
+
+def exif_capture_time(body: bytes) -> datetime | None:
+    """``DateTimeOriginal`` (with ``OffsetTimeOriginal``, else taken as UTC), or None."""
+    from PIL import ExifTags, Image
+
+    try:
+        with Image.open(io.BytesIO(body), formats=["JPEG"]) as image:
+            exif = image.getexif().get_ifd(ExifTags.IFD.Exif)
+    except Exception:  # noqa: BLE001 - no readable EXIF: the file's time stands in
+        return None
+    text = exif.get(ExifTags.Base.DateTimeOriginal)
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.strptime(text.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = exif.get(ExifTags.Base.OffsetTimeOriginal)
+    zone = UTC
+    if isinstance(offset, str):
+        try:
+            zone = datetime.strptime(offset.strip("\x00 "), "%z").tzinfo or UTC
+        except ValueError:
+            zone = UTC
+    return moment.replace(tzinfo=zone).astimezone(UTC)
+
+
+def plan_import(path: Path, *, now: datetime | None = None) -> ImportPlan:
+    """Read ``path`` and decide how it is stored; raise JpegError if it is not a whole JPEG."""
+    data = path.read_bytes()
+    # Same rule as the ingest: bytes after the end-of-image marker are padding, not image.
+    body = data[: jpeg_length(data)]
+    now = now or datetime.now(UTC)
+    captured_at = exif_capture_time(body)
+    clock = "exif"
+    if captured_at is None or not EARLIEST_EXIF <= captured_at <= now + timedelta(days=1):
+        captured_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        clock = "file"
+    return ImportPlan(
+        path=path,
+        body=body,
+        sha256=hashlib.sha256(body).hexdigest(),
+        captured_at=captured_at,
+        clock=clock,
+    )
+
+
+def store_import(client: Any, bucket: str, device: str, plan: ImportPlan,
+                 *, now: datetime | None = None) -> tuple[layout.CaptureRef, bool]:
+    """Store one planned file as a capture of ``device``; returns its ref and whether it is new.
+
+    The capture id is the sha256, reserved under ``ids/`` as the ingest does, so a second run
+    finds the first run's key even if the file's mtime changed in between.
+    """
+    proposed = layout.CaptureRef.new(device, layout.ms_of(plan.captured_at), plan.sha256)
+    ref = reserve_raw_key(client, bucket, proposed)
+    received_at = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    metadata = object_metadata(
+        capture_id=plan.sha256,
+        captured_at=plan.captured_at.isoformat(timespec="milliseconds"),
+        received_at=received_at,
+        clock=plan.clock,
+        sha256=plan.sha256,
+        size=len(plan.body),
+        telemetry={},
+    )
+    created = put_if_absent(client, bucket, ref.raw_key, plan.body, content_type="image/jpeg",
+                            metadata=metadata)
+    return ref, created
+
+
+def import_folder(
+    client: Any,
+    bucket: str,
+    device: str,
+    files: Iterable[Path],
+    *,
+    on_progress: Callable[[Path, str], None] | None = None,
+) -> ImportResult:
+    """Import ``files`` as captures of ``device``; files that are not whole JPEGs are skipped."""
+    layout.check_device_id(device)
+    result = ImportResult()
+    for path in files:
+        try:
+            plan = plan_import(path)
+        except JpegError as exc:
+            result.skipped[str(path)] = f"{exc.code}: {exc}"
+            outcome = "skipped"
+        except OSError as exc:
+            result.skipped[str(path)] = f"unreadable: {exc}"
+            outcome = "skipped"
+        else:
+            ref, created = store_import(client, bucket, device, plan)
+            (result.stored if created else result.already).append(ref.raw_key)
+            outcome = "stored" if created else "already"
+        if on_progress is not None:
+            on_progress(path, outcome)
+    return result

@@ -1,0 +1,176 @@
+"""The ``camcloud`` command: local stack, device keys, gallery users, camera simulator."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from camcloud_cli.config import local_info, open_registry, open_users, refused_as_errors
+from camcloud_cli.maintenance import import_command, reprocess_command
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with control characters escaped, so stored text cannot drive the terminal."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+@click.group()
+@click.version_option(package_name="camcloud")
+def main() -> None:
+    """camcloud: ESP32 cameras into the cloud."""
+
+
+main.add_command(reprocess_command)
+main.add_command(import_command)
+
+
+@main.command()
+@click.option("--port", default=8080, show_default=True, envvar="PORT", type=int,
+              help="Port for ingest + gallery (also read from $PORT).")
+@click.option("--workdir", default=".camcloud", type=click.Path(file_okay=False))
+def local(port: int, workdir: str) -> None:
+    """Run the whole system on this machine (moto S3 + SQS, worker, ingest, gallery)."""
+    import logging
+
+    from camcloud_cli.local import LocalStack, run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The ingest writes its own JSON lines; the plain root handler would print each twice.
+    logging.getLogger("camcloud.ingest").propagate = False
+    run_forever(LocalStack(workdir, port=port))
+
+
+@main.group()
+def devices() -> None:
+    """Register, list and revoke cameras."""
+
+
+@devices.command("add")
+@click.argument("device")
+@click.option("--name", default="", help="A human name for the gallery.")
+@click.option("--rotation", default=0, type=click.Choice(["0", "90", "180", "270"]),
+              help="Rotate this camera's images clockwise (degrees).")
+@click.option("--rotate", "rotate_key", is_flag=True, help="Replace an existing device's key.")
+def devices_add(device: str, name: str, rotation: str, rotate_key: bool) -> None:
+    """Register DEVICE and print its key (shown once; only its hash is stored)."""
+    with refused_as_errors():
+        _, key = open_registry().add(device, name=name, rotation=int(rotation),
+                                     replace=rotate_key)
+    click.echo(f"device {device} registered. Its key (shown once, store it now):")
+    click.echo(key)
+
+
+@devices.command("list")
+def devices_list() -> None:
+    """List registered devices."""
+    for record in open_registry().list():
+        state = f"revoked {record.revoked_at}" if record.revoked else "active"
+        # Records are JSON in a bucket: a hand-edited one must not reach the terminal raw.
+        click.echo(f"{terminal_safe(record.device):<32} {terminal_safe(state):<30} "
+                   f"rotation {record.rotation:<3} {terminal_safe(record.name)}")
+
+
+@devices.command("revoke")
+@click.argument("device")
+def devices_revoke(device: str) -> None:
+    """Revoke DEVICE's key (uploads get 403 within a minute)."""
+    with refused_as_errors():
+        open_registry().revoke(device)
+    click.echo(f"device {device} revoked")
+
+
+@main.group()
+def users() -> None:
+    """Manage gallery logins."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--replace", is_flag=True, help="Set a new password for an existing user.")
+def users_add(name: str, password: str, replace: bool) -> None:
+    """Create gallery user NAME."""
+    with refused_as_errors():
+        open_users().add(name, password, replace=replace)
+    click.echo(f"user {name} saved")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List gallery users."""
+    for name in open_users().list():
+        click.echo(terminal_safe(name))
+
+
+@users.command("remove")
+@click.argument("name")
+def users_remove(name: str) -> None:
+    """Delete gallery user NAME."""
+    with refused_as_errors():
+        open_users().remove(name)
+    click.echo(f"user {name} removed")
+
+
+@users.command("logout-all")
+@click.argument("name")
+def users_logout_all(name: str) -> None:
+    """End every gallery session of user NAME (a lost phone, a shared computer)."""
+    with refused_as_errors():
+        open_users().logout_all(name)
+    click.echo(f"every session of user {name} is logged out")
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter("use WIDTHxHEIGHT, e.g. 1600x1200") from None
+    if not (16 <= width <= 4096 and 16 <= height <= 4096):
+        raise click.BadParameter("each side must be 16 to 4096 pixels")
+    return width, height
+
+
+@main.command()
+@click.option("--url", default=None, help="Upload URL (default: the local stack's).")
+@click.option("--key", default=None, help="Device key (default: the local stack's demo-cam).")
+@click.option("--count", default=10, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--interval", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds between captures.")
+@click.option("--size", default="640x480", show_default=True, help="Frame size WIDTHxHEIGHT.")
+@click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 100))
+@click.option("--resend-probability", default=0.0, show_default=True,
+              type=click.FloatRange(0, 1), help="Chance a stored capture is sent again, as "
+              "when the camera never saw the response.")
+@click.option("--seed", default=0, show_default=True, type=int)
+def simulate(url: str | None, key: str | None, count: int, interval: float, size: str,
+             retries: int, resend_probability: float, seed: int) -> None:
+    """Act as a camera: capture frames and upload them with the device protocol."""
+    from tqdm import tqdm
+
+    from camcloud.simulate import CameraSimulator
+
+    if url is None or key is None:
+        info = local_info()
+        if info is None:
+            raise click.ClickException("give --url and --key, or start `camcloud local` first")
+        url = url or info["upload_url"]
+        key = key or next(iter(info["devices"].values()))
+    width, height = _size(size)
+    with tqdm(total=count, unit="img", disable=None) as bar:
+        simulator = CameraSimulator(
+            url=url, key=key, count=count, interval=interval, width=width, height=height,
+            retries=retries, resend_probability=resend_probability, seed=seed,
+            on_progress=lambda _index, _outcome: bar.update(1),
+        )
+        result = simulator.run()
+    click.echo(
+        f"stored {result.stored}, duplicates {result.duplicates}, failed {result.failed} "
+        f"({result.attempts} requests)"
+    )
+    for error in result.errors[:10]:
+        click.echo(f"  {terminal_safe(error)}", err=True)
+    if result.failed:
+        sys.exit(1)

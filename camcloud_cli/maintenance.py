@@ -1,0 +1,80 @@
+"""``camcloud reprocess`` and ``camcloud import``: the commands over camcloud's services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from camcloud import layout
+from camcloud.devices import DeviceRegistry
+from camcloud.importer import import_folder, jpeg_files
+from camcloud.reprocess import Selection, reprocess, select_captures
+from camcloud.thumbnailer import Thumbnailer
+from camcloud_cli.config import open_bucket
+
+_DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"]
+
+
+@click.command("reprocess")
+@click.option("--device", default=None, help="Only this camera's captures.")
+@click.option("--since", type=click.DateTime(_DATE_FORMATS), default=None,
+              help="Only captures taken at or after this time (UTC).")
+@click.option("--until", type=click.DateTime(_DATE_FORMATS), default=None,
+              help="Only captures taken before this time (UTC).")
+@click.option("--missing-only", "--missing", "missing_only", is_flag=True,
+              help="Only captures without a metadata record (missed or dead-lettered events).")
+@click.option("--jobs", default=4, show_default=True, type=click.IntRange(1, 32),
+              help="Captures rendered at once.")
+def reprocess_command(device: str | None, since: datetime | None, until: datetime | None,
+                      missing_only: bool, jobs: int) -> None:
+    """Re-run the thumbnailer over originals already stored (repairs thumbnails and records)."""
+    from tqdm import tqdm
+
+    settings, client = open_bucket()
+    selection = Selection(device=device, since=since, until=until, missing_only=missing_only)
+    try:
+        refs = select_captures(client, settings.bucket, selection)
+    except layout.LayoutError as exc:
+        raise click.ClickException(str(exc)) from None
+    registry = DeviceRegistry(lambda: client, settings.bucket,
+                              cache_seconds=settings.key_cache_seconds)
+    thumbnailer = Thumbnailer(lambda: client, registry)
+    with tqdm(total=len(refs), unit="capture", disable=None) as bar:
+        result = reprocess(thumbnailer, settings.bucket, refs, jobs=jobs,
+                           on_progress=lambda _ref, _outcome: bar.update(1))
+    click.echo(f"rendered {result.rendered}, bad originals {len(result.bad)}, "
+               f"gone {result.gone}, failed {len(result.failed)} (of {len(refs)})")
+    for key, code in sorted(result.bad.items())[:10]:
+        click.echo(f"  bad original {key}: {code}", err=True)
+    for key, error in sorted(result.failed.items())[:10]:
+        click.echo(f"  failed {key}: {error}", err=True)
+    if result.failed:
+        raise SystemExit(1)
+
+
+@click.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--device", required=True, help="The registered camera the images belong to.")
+def import_command(folder: Path, device: str) -> None:
+    """Upload the JPEGs in FOLDER as captures of DEVICE (safe to run again)."""
+    from tqdm import tqdm
+
+    settings, client = open_bucket()
+    try:
+        known = DeviceRegistry(lambda: client, settings.bucket).get(device, fresh=True)
+    except layout.LayoutError as exc:
+        raise click.ClickException(str(exc)) from None
+    if known is None:
+        raise click.ClickException(
+            f"no device {device!r}: register it first with `camcloud devices add {device}`"
+        )
+    files = jpeg_files(folder)
+    with tqdm(total=len(files), unit="file", disable=None) as bar:
+        result = import_folder(client, settings.bucket, device, files,
+                               on_progress=lambda _path, _outcome: bar.update(1))
+    click.echo(f"stored {len(result.stored)}, already there {len(result.already)}, "
+               f"skipped {len(result.skipped)} (of {len(files)} JPEG files)")
+    for path, reason in sorted(result.skipped.items())[:20]:
+        click.echo(f"  skipped {path}: {reason}", err=True)
