@@ -190,7 +190,7 @@ def _boto3_worker(endpoint: str, body: bytes, seconds: float, start: Any, out: A
     os.environ.update(FAKE_AWS)
     from camcloud.s3 import make_client
     from camcloud.settings import Settings
-    from ingest import skip_expect_for_small_bodies
+    from ingest.wiring import skip_expect_for_small_bodies
 
     client = make_client(Settings.from_env(bench_settings(endpoint, Path("/nonexistent"))))
     # Like the ingest, no "Expect: 100-continue" on a small body: the baseline does not pay

@@ -97,6 +97,11 @@ class Settings:
     rate_burst: int = _setting(_positive_int, 10)
     presign_ttl: int = _setting(_positive_int, 900)
     key_cache_seconds: float = _setting(_positive_float, 30.0)
+    # Ingest: failed authentications allowed per client address before it gets 429s.
+    auth_failures_per_minute: float = _setting(_positive_float, 30.0)
+    auth_failure_burst: int = _setting(_positive_int, 20)
+    # Ingest: originals PUT by ingest/s3put.py's signer (off: plain boto3; bench/ingest.py).
+    s3_fast_put: bool = _setting(_bool, True)
     spool_dir: str = _setting(_text, "/var/lib/camcloud/spool")
     spool_max_bytes: int = _setting(_positive_int, 1024 * 1024 * 1024)
     secret_key: str | None = _setting(_text)

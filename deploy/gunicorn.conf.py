@@ -39,7 +39,8 @@ keepalive = _int("GUNICORN_KEEPALIVE", 75)
 max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
 
-# Each worker creates its S3 client, spool drainer thread and metrics file after the fork.
+# Each worker creates its S3 client and metrics file after the fork; its spool drainer
+# thread starts in post_worker_init (below).
 preload_app = False
 # The heartbeat file on tmpfs: a slow disk (the spool writing during an outage) must not
 # make the master think a worker hung.
@@ -57,3 +58,18 @@ errorlog = "-"
 loglevel = os.environ.get("CAMCLOUD_LOG_LEVEL", "INFO").lower()
 # Trust X-Forwarded-* from the local nginx only.
 forwarded_allow_ips = "127.0.0.1,::1"
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """In each ingest worker, after the fork: start the spool drainer (create_app starts none)."""
+    if "camcloud.ingest" in getattr(worker.wsgi, "extensions", {}):
+        from ingest import start_background
+
+        worker.camcloud_stop = start_background(worker.wsgi)
+
+
+def worker_exit(server, worker):  # type: ignore[no-untyped-def]
+    """Stop the drainer and release its lock, so another worker takes the spool over at once."""
+    stop = getattr(worker, "camcloud_stop", None)
+    if stop is not None:
+        stop()

@@ -11,14 +11,13 @@ worker, and the service after a restart, knows them; a camera never seen gets a 
 from __future__ import annotations
 
 import json
-import os
-import threading
-import uuid
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from camcloud.bounded import BoundedDict
 from camcloud.devices import AuthError, DeviceRecord, DeviceRegistry, check_key, device_of_key
+from camcloud.files import atomic_write
 from ingest.health import S3Health
 
 MAX_REMEMBERED = 100_000
@@ -32,18 +31,29 @@ class Authenticator:
     """``DeviceRegistry.authenticate`` with a last-known-good fallback during S3 outages."""
 
     def __init__(self, registry: DeviceRegistry, health: S3Health,
-                 directory: str | Path | None = None) -> None:
+                 directory: str | Path | None = None, *,
+                 capacity: int = MAX_REMEMBERED) -> None:
         self._registry = registry
         self._health = health
         self._directory = Path(directory) if directory else None
-        self._known: dict[str, DeviceRecord] = {}
-        self._lock = threading.Lock()
+        # Only records S3 returned go in: a device id a client made up never takes room.
+        self._known: BoundedDict[str, DeviceRecord] = BoundedDict(capacity)
+
+    def prepare(self) -> bool:
+        """Create the records' directory; False (records then kept in memory only) if it fails."""
+        if self._directory is None:
+            return False
+        try:
+            self._directory.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            self._directory = None
+            return False
+        return True
 
     def _remembered(self, device: str | None) -> DeviceRecord | None:
         if device is None:
             return None
-        with self._lock:
-            known = self._known.get(device)
+        known = self._known.get(device)
         if known is not None or self._directory is None:
             return known
         try:
@@ -53,21 +63,16 @@ class Authenticator:
             return None
 
     def _remember(self, record: DeviceRecord) -> None:
-        with self._lock:
-            unchanged = self._known.get(record.device) == record
-            if not unchanged:
-                if record.device not in self._known and len(self._known) >= MAX_REMEMBERED:
-                    self._known.pop(next(iter(self._known)))
-                self._known[record.device] = record
-        if unchanged or self._directory is None:
+        if self._known.get(record.device) == record:
             return
-        target = self._directory / f"{record.device}.json"
-        temporary = self._directory / f".{record.device}.{uuid.uuid4().hex}.tmp"
+        self._known.put(record.device, record)
+        if self._directory is None:
+            return
         try:
-            temporary.write_text(json.dumps(record.to_json()), encoding="utf-8")
-            os.replace(temporary, target)
+            atomic_write(self._directory / f"{record.device}.json",
+                         json.dumps(record.to_json()).encode("utf-8"))
         except OSError:
-            temporary.unlink(missing_ok=True)
+            pass
 
     def authenticate(self, key: str | None, claimed_device: str | None) -> DeviceRecord:
         """The device of ``key``; AuthError if refused, RegistryUnavailable if S3 is down."""

@@ -12,12 +12,15 @@ import mmap
 import os
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from werkzeug.datastructures import Headers
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
+from camcloud.errors import Refusal
+from camcloud.files import file_sha256
 from camcloud.validation import JpegError, jpeg_length
 
 READ_CHUNK = 64 * 1024
@@ -27,24 +30,56 @@ MULTIPART_OVERHEAD = 64 * 1024
 RAW_TYPES = {"", "image/jpeg", "image/jpg", "image/pjpeg", "application/octet-stream"}
 
 
-class BodyError(Exception):
-    """A body the protocol refuses: HTTP status, error code, message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def too_large(limit: int) -> BodyError:
+def too_large(limit: int) -> Refusal:
     """The 413 for an image over ``limit`` bytes."""
-    return BodyError(413, "too_large", f"the image is larger than {limit} bytes")
+    return Refusal(413, "too_large", f"the image is larger than {limit} bytes")
 
 
-def incomplete() -> BodyError:
+def incomplete() -> Refusal:
     """The 400 for a body that ended early (the client gave up or the connection broke)."""
-    return BodyError(400, "incomplete", "the body ended before all of it arrived")
+    return Refusal(400, "incomplete", "the body ended before all of it arrived")
+
+
+def bad_multipart(message: str) -> Refusal:
+    """The 400 for a multipart envelope the protocol cannot use."""
+    return Refusal(400, "bad_multipart", message)
+
+
+def declared_length(headers: Headers) -> int | None:
+    """Content-Length as sent; a malformed value is a 400, not a missing one.
+
+    ASCII digits only: ``str.isdigit`` also accepts digits such as "²" that ``int`` refuses.
+    """
+    raw = headers.get("Content-Length")
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise Refusal(400, "bad_content_length", "Content-Length must be a whole number")
+    return int(text)
+
+
+def read_body(headers: Headers, stream: IO[bytes], body: Body, limit: int) -> None:
+    """Read the request body (raw, chunked or multipart) into ``body``, within ``limit``."""
+    declared = declared_length(headers)
+    chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+    if declared is None and not chunked:
+        raise Refusal(411, "length_required", "send Content-Length or chunked encoding")
+    content_type = headers.get("Content-Type", "")
+    multipart = mimetype(content_type) == "multipart/form-data"
+    allowed = limit + (MULTIPART_OVERHEAD if multipart else 0)
+    if declared is not None and declared > allowed:
+        raise too_large(limit)
+    if multipart:
+        read_multipart(stream, content_type, declared, body, limit)
+    else:
+        read_raw(stream, declared, body)
+    validate(body)
+
+
+def mimetype(content_type: str) -> str:
+    """The media type of a Content-Type header, lower case, without parameters."""
+    return parse_options_header(content_type)[0].lower()
 
 
 class Body:
@@ -98,10 +133,10 @@ class Body:
         if length < self.size:
             # Padding after the end marker: hash again, only the image, in small reads.
             self._file.truncate(length)
-            digest = hashlib.sha256()
-            with open(self.path, "rb") as handle:  # type: ignore[arg-type]
-                for block in iter(lambda: handle.read(READ_CHUNK), b""):
-                    digest.update(block)
+            self._file.close()
+            self.size = length
+            self.sha256 = file_sha256(Path(str(self.path)))
+            return
         self._file.close()
         self.size = length
         self.sha256 = digest.hexdigest()
@@ -141,7 +176,7 @@ def _pump(read: Callable[[int], bytes], sink: Callable[[bytes], None]) -> None:
     while True:
         try:
             chunk = read(READ_CHUNK)
-        except BodyError:
+        except Refusal:
             raise
         except Exception:  # noqa: BLE001 - any failure to read the request is the client's
             raise incomplete() from None
@@ -164,57 +199,71 @@ def read_multipart(
     _, options = parse_options_header(content_type)
     boundary = options.get("boundary", "").encode("latin-1", "replace")
     if not boundary or len(boundary) > 200:
-        raise BodyError(400, "bad_multipart", "multipart/form-data needs a boundary")
-    decoder = MultipartDecoder(boundary, max_form_memory_size=MULTIPART_OVERHEAD + READ_CHUNK * 2,
-                               max_parts=16)
-    state = {"files": 0, "in_file": False, "received": 0, "done": False}
+        raise bad_multipart("multipart/form-data needs a boundary")
+    reader = _MultipartReader(boundary, body, limit)
+    _pump(stream.read, reader.feed)
+    if declared is not None and reader.received < declared:
+        raise incomplete()
+    reader.feed(None)
+    if reader.files == 0:
+        raise bad_multipart("the multipart body has no file part")
+    if not reader.done:
+        raise bad_multipart("the multipart body has no closing boundary")
 
-    def feed(chunk: bytes | None) -> None:
+
+class _MultipartReader:
+    """Feeds werkzeug's multipart decoder and copies the one file part into the body."""
+
+    def __init__(self, boundary: bytes, body: Body, limit: int) -> None:
+        self._decoder = MultipartDecoder(
+            boundary, max_form_memory_size=MULTIPART_OVERHEAD + READ_CHUNK * 2, max_parts=16
+        )
+        self._body = body
+        self._limit = limit
+        self.files = 0
+        self.in_file = False
+        self.received = 0
+        self.done = False
+
+    def feed(self, chunk: bytes | None) -> None:
+        """Decode ``chunk`` (None: the end of the stream)."""
         if chunk is not None:
-            state["received"] += len(chunk)
-            if state["received"] > limit + MULTIPART_OVERHEAD:
-                raise too_large(limit)
+            self.received += len(chunk)
+            if self.received > self._limit + MULTIPART_OVERHEAD:
+                raise too_large(self._limit)
         try:
-            decoder.receive_data(chunk)
-            while True:
-                event = decoder.next_event()
-                if isinstance(event, NeedData):
-                    return
-                if isinstance(event, File):
-                    state["files"] += 1
-                    if state["files"] > 1:
-                        raise BodyError(400, "bad_multipart", "send exactly one file part")
-                    _check_part_type(event.headers)
-                    state["in_file"] = True
-                elif isinstance(event, Field):
-                    state["in_file"] = False
-                elif isinstance(event, Data):
-                    if state["in_file"]:
-                        body.write(event.data)
-                        if not event.more_data:
-                            state["in_file"] = False
-                elif isinstance(event, Epilogue):
-                    state["done"] = True
-                    return
-        except BodyError:
+            self._decoder.receive_data(chunk)
+            self._handle_events()
+        except Refusal:
             raise
         except Exception:  # noqa: BLE001 - werkzeug raises ValueError/413 on bad framing
-            raise BodyError(400, "bad_multipart", "the multipart body is malformed") from None
+            raise bad_multipart("the multipart body is malformed") from None
 
-    _pump(stream.read, feed)
-    if declared is not None and state["received"] < declared:
-        raise incomplete()
-    feed(None)
-    if state["files"] == 0:
-        raise BodyError(400, "bad_multipart", "the multipart body has no file part")
-    if not state["done"]:
-        raise BodyError(400, "bad_multipart", "the multipart body has no closing boundary")
+    def _handle_events(self) -> None:
+        while True:
+            event = self._decoder.next_event()
+            if isinstance(event, NeedData):
+                return
+            if isinstance(event, File):
+                self.files += 1
+                if self.files > 1:
+                    raise bad_multipart("send exactly one file part")
+                _check_part_type(event.headers)
+                self.in_file = True
+            elif isinstance(event, Field):
+                self.in_file = False
+            elif isinstance(event, Data) and self.in_file:
+                self._body.write(event.data)
+                self.in_file = event.more_data
+            elif isinstance(event, Epilogue):
+                self.done = True
+                return
 
 
 def _check_part_type(headers: Headers) -> None:
     content_type = parse_options_header(headers.get("Content-Type", ""))[0].lower()
     if content_type not in RAW_TYPES:
-        raise BodyError(415, "unsupported_media_type", "the file part must be image/jpeg")
+        raise Refusal(415, "unsupported_media_type", "the file part must be image/jpeg")
 
 
 def validate(body: Body) -> None:
@@ -222,4 +271,4 @@ def validate(body: Body) -> None:
     try:
         body.finish()
     except JpegError as exc:
-        raise BodyError(400, exc.code, str(exc)) from None
+        raise Refusal(400, exc.code, str(exc)) from None

@@ -1,58 +1,33 @@
-"""Operations endpoints: ``/healthz``, ``/readyz``, ``/metrics``."""
+"""Operations endpoints: ``/healthz`` (load balancer), ``/readyz`` (host only), ``/metrics``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
+
+from ingest.app import services_of
 
 bp = Blueprint("ops", __name__)
 
-
-def _ctx() -> dict[str, Any]:
-    return current_app.extensions["camcloud"]  # type: ignore[no-any-return]
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @bp.get("/healthz")
 def healthz() -> Any:
-    """The process is up (no S3 call: a liveness check must not depend on S3)."""
+    """The process is up, and nothing more (no S3 call, no detail: the load balancer's check)."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Ready when S3 answers (probe cached a few seconds); reports the spool either way."""
-    ctx = _ctx()
-    reachable, detail = ctx["health"].probe()
-    spool = ctx["spool"].state()
-    document = {
-        "status": "ready" if reachable else "degraded",
-        "s3": detail,
-        "spool": {
-            "available": spool.available,
-            "entries": spool.entries,
-            "bytes": spool.bytes,
-            "max_bytes": spool.max_bytes,
-            "draining_here": ctx["drainer"].holds_lock,
-        },
-    }
-    return jsonify(document), 200 if reachable else 503
+    """Ready when S3 answers; the S3 and spool detail (nginx keeps it to the host)."""
+    outcome = services_of().operations.readiness()
+    return jsonify(outcome.body), outcome.status
 
 
 @bp.get("/metrics")
 def metrics() -> Any:
     """Prometheus text: uploads, rejects by reason, bytes, latency histogram, spool depth."""
-    ctx = _ctx()
-
-    def gauges() -> dict[str, float]:
-        spool = ctx["spool"].state()
-        return {
-            "spool_entries": spool.entries,
-            "spool_bytes": spool.bytes,
-            "spool_max_bytes": spool.max_bytes,
-            "s3_breaker_open": 1.0 if ctx["health"].open else 0.0,
-        }
-
-    text = ctx["metrics"].render(gauges)
-    return Response(text, mimetype="text/plain", headers={"Content-Type":
-                    "text/plain; version=0.0.4; charset=utf-8"})
+    text = services_of().operations.metrics_text()
+    return Response(text, headers={"Content-Type": METRICS_CONTENT_TYPE})

@@ -5,23 +5,21 @@ Layout under ``spool_dir``::
     tmp/           bodies being received, entries being written (cleaned when stale)
     queue/{device}_{capture_id}/   one committed entry: body.jpg + entry.json
     failed/        entries that cannot be read back (kept for a human, never dropped)
-    metrics/       each worker's counters, summed by /metrics
-    devices/       the last device records seen, for authenticating while S3 is down
     spool.lock     serialises the capacity check and the commit across processes
-    drain.lock     held by the one process whose drainer uploads the queue
+
+(The same directory also holds other components' files, each created by its owner: the
+drainer's ``drain.lock``, the metrics' ``metrics/`` and the authenticator's ``devices/``.)
 
 An entry is written and fsynced in ``tmp/``, then renamed into ``queue/`` in one step, and the
 directory is fsynced: after a power cut an entry is either complete or absent. The entry name
 is the capture's identity, so a retry of a capture that is already queued does not queue it
-twice. The drainer holds ``drain.lock`` (flock) so that with several gunicorn workers exactly
-one of them uploads; when that worker exits, another takes the lock over.
+twice. Uploading the queue to S3 is the drainer's job (``ingest.drainer``).
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -29,19 +27,17 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from camcloud.files import file_sha256
 from camcloud.validation import CaptureTime
 from ingest.body import Body
 from ingest.logs import event
-from ingest.store import Capture, CaptureStore
+from ingest.store import Capture
 
 ENTRY_FILE = "entry.json"
 BODY_FILE = "body.jpg"
@@ -92,6 +88,28 @@ def _entry_size(path: Path) -> int:
     return total
 
 
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _entry_document(capture: Capture) -> dict[str, object]:
+    return {
+        "schema": SCHEMA,
+        "device": capture.device,
+        "capture_id": capture.capture_id,
+        "sha256": capture.sha256,
+        "bytes": capture.size,
+        "captured_at": capture.time.captured_at.isoformat(),
+        "received_at": capture.time.received_at.isoformat(),
+        "clock": capture.time.clock,
+        "telemetry": capture.telemetry,
+        "queued_at": time.time(),
+    }
+
+
 class Spool:
     """Durable queue of captures on local disk, bounded by ``max_bytes``."""
 
@@ -101,8 +119,6 @@ class Spool:
         self.queue_dir = self.root / "queue"
         self.tmp_dir = self.root / "tmp"
         self.failed_dir = self.root / "failed"
-        self.metrics_dir = self.root / "metrics"
-        self.devices_dir = self.root / "devices"
         self._usage_cache_seconds = usage_cache_seconds
         self._usage: tuple[float, int, int] | None = None
         self._usage_lock = threading.Lock()
@@ -111,8 +127,7 @@ class Spool:
     def prepare(self) -> bool:
         """Create the directories; False (and logged) if the spool cannot be used."""
         try:
-            for directory in (self.queue_dir, self.tmp_dir, self.failed_dir, self.metrics_dir,
-                              self.devices_dir):
+            for directory in (self.queue_dir, self.tmp_dir, self.failed_dir):
                 directory.mkdir(parents=True, exist_ok=True)
             probe = self.tmp_dir / f".probe-{os.getpid()}-{uuid.uuid4().hex}"
             probe.write_bytes(b"")
@@ -133,12 +148,12 @@ class Spool:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    def usage(self, *, fresh: bool = False) -> tuple[int, int]:
+    def usage(self) -> tuple[int, int]:
         """(entries, bytes) queued; cached for a moment because it walks the queue."""
         now = time.monotonic()
         with self._usage_lock:
             cached = self._usage
-        if not fresh and cached is not None and now - cached[0] < self._usage_cache_seconds:
+        if cached is not None and now - cached[0] < self._usage_cache_seconds:
             return cached[1], cached[2]
         entries = 0
         total = 0
@@ -174,61 +189,48 @@ class Spool:
         """
         if not self.available:
             raise SpoolUnavailable("the spool directory is not usable")
-        name = f"{capture.device}_{capture.capture_id}"
-        final = self.queue_dir / name
+        final = self.queue_dir / f"{capture.device}_{capture.capture_id}"
         if final.exists():
             return False
         staging = self.tmp_dir / f"entry-{uuid.uuid4().hex}"
-        document = {
-            "schema": SCHEMA,
-            "device": capture.device,
-            "capture_id": capture.capture_id,
-            "sha256": capture.sha256,
-            "bytes": capture.size,
-            "captured_at": capture.time.captured_at.isoformat(),
-            "received_at": capture.time.received_at.isoformat(),
-            "clock": capture.time.clock,
-            "telemetry": capture.telemetry,
-            "queued_at": time.time(),
-        }
         try:
-            staging.mkdir()
-            source = body.detach_file()
-            if source is not None:
-                os.rename(source, staging / BODY_FILE)
-                with open(staging / BODY_FILE, "rb") as handle:
-                    os.fsync(handle.fileno())
-            else:
-                with open(staging / BODY_FILE, "wb") as handle:
-                    handle.write(body.read_all())
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            with open(staging / ENTRY_FILE, "w", encoding="utf-8") as handle:
-                json.dump(document, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            _fsync_dir(staging)
-            size = capture.size + (staging / ENTRY_FILE).stat().st_size
-            with self._locked("spool.lock"):
-                _, used = self.usage()
-                free = shutil.disk_usage(self.root).free
-                if used + size > self.max_bytes or free < size + DISK_RESERVE:
-                    raise SpoolFull(f"spool holds {used} of {self.max_bytes} bytes")
-                try:
-                    os.rename(staging, final)
-                except OSError as exc:
-                    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                        return False
-                    raise
-                _fsync_dir(self.queue_dir)
-                self._add_usage(size)
-            return True
-        except SpoolFull:
-            raise
+            size = self._stage(staging, capture, body)
+            return self._commit(staging, final, size)
         except OSError as exc:
             raise SpoolUnavailable(str(exc)) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _stage(self, staging: Path, capture: Capture, body: Body) -> int:
+        """Write the entry, fsynced, into ``staging``; its size on disk."""
+        staging.mkdir()
+        source = body.detach_file()
+        if source is not None:
+            os.rename(source, staging / BODY_FILE)
+            with open(staging / BODY_FILE, "rb") as handle:
+                os.fsync(handle.fileno())
+        else:
+            _write_synced(staging / BODY_FILE, body.read_all())
+        _write_synced(staging / ENTRY_FILE, json.dumps(_entry_document(capture)).encode())
+        _fsync_dir(staging)
+        return capture.size + (staging / ENTRY_FILE).stat().st_size
+
+    def _commit(self, staging: Path, final: Path, size: int) -> bool:
+        """Rename ``staging`` into the queue if there is room; False if queued meanwhile."""
+        with self._locked("spool.lock"):
+            _, used = self.usage()
+            free = shutil.disk_usage(self.root).free
+            if used + size > self.max_bytes or free < size + DISK_RESERVE:
+                raise SpoolFull(f"spool holds {used} of {self.max_bytes} bytes")
+            try:
+                os.rename(staging, final)
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    return False
+                raise
+            _fsync_dir(self.queue_dir)
+            self._add_usage(size)
+        return True
 
     def names(self) -> list[str]:
         """Queued entries, oldest first."""
@@ -271,11 +273,7 @@ class Spool:
             raise CorruptEntry(f"{name}: {exc}") from exc
         if size != document.get("bytes"):
             raise CorruptEntry(f"{name}: body has {size} bytes, entry says {document.get('bytes')}")
-        digest = hashlib.sha256()
-        with open(body_path, "rb") as handle:
-            for block in iter(lambda: handle.read(1024 * 1024), b""):
-                digest.update(block)
-        if digest.hexdigest() != capture.sha256:
+        if file_sha256(body_path) != capture.sha256:
             raise CorruptEntry(f"{name}: body does not match its sha256")
         return capture
 
@@ -322,138 +320,3 @@ class Spool:
                         continue
         except FileNotFoundError:
             pass
-
-
-class Drainer:
-    """Uploads the spool to S3 with backoff; one drainer at a time across processes."""
-
-    def __init__(
-        self,
-        spool: Spool,
-        store: CaptureStore,
-        *,
-        on_drained: Callable[[Capture, bool], None] | None = None,
-        on_tick: Callable[[], None] | None = None,
-        on_s3: Callable[[bool], None] | None = None,
-        idle_poll: float = 2.0,
-        backoff_initial: float = 0.5,
-        backoff_max: float = 15.0,
-    ) -> None:
-        self.spool = spool
-        self.store = store
-        self.on_drained = on_drained
-        self.on_tick = on_tick
-        self.on_s3 = on_s3
-        self.idle_poll = idle_poll
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
-        self._kick = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock_handle: Any = None
-        self.holds_lock = False
-
-    def start(self) -> None:
-        """Start the background thread (a daemon: it never holds up process exit)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="camcloud-spool-drainer",
-                                        daemon=True)
-        self._thread.start()
-
-    def kick(self) -> None:
-        """Look at the queue now (a capture was just spooled)."""
-        self._kick.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread and release the drain lock."""
-        self._stop.set()
-        self._kick.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self._release()
-
-    def _try_lock(self) -> bool:
-        if self.holds_lock:
-            return True
-        handle = open(self.spool.root / "drain.lock", "a+b")  # noqa: SIM115 - held while draining
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._lock_handle = handle
-        self.holds_lock = True
-        event("drainer_started", pid=os.getpid())
-        self.spool.clean_tmp()
-        return True
-
-    def _release(self) -> None:
-        if self._lock_handle is not None:
-            try:
-                fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
-            finally:
-                self._lock_handle.close()
-                self._lock_handle = None
-                self.holds_lock = False
-
-    def _idle(self, seconds: float) -> None:
-        self._kick.wait(seconds)
-        self._kick.clear()
-
-    def _run(self) -> None:
-        delay = self.backoff_initial
-        while not self._stop.is_set():
-            if self.on_tick is not None:
-                try:
-                    self.on_tick()
-                except Exception:  # noqa: BLE001 - metrics must never stop draining
-                    event("metrics_flush_failed", logging.ERROR, exc_info=True)
-            try:
-                if not self.spool.available or not self._try_lock():
-                    self._idle(self.idle_poll)
-                    continue
-                outcome = self.drain_once()
-            except Exception:  # noqa: BLE001 - the drainer must outlive any one bad entry
-                event("spool_drain_failed", logging.ERROR, exc_info=True)
-                outcome = "failed"
-            if outcome == "failed":
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.backoff_max)
-            else:
-                delay = self.backoff_initial
-                if outcome == "empty":
-                    self._idle(self.idle_poll)
-
-    def drain_once(self) -> str:
-        """Upload what is queued: ``empty``, ``drained`` or ``failed`` (S3 still refuses)."""
-        names = self.spool.names()
-        if not names:
-            return "empty"
-        for name in names:
-            if self._stop.is_set():
-                break
-            try:
-                capture = self.spool.load(name)
-            except FileNotFoundError:
-                continue
-            except CorruptEntry as exc:
-                event("spool_corrupt", logging.ERROR, entry=name, error=str(exc))
-                self.spool.quarantine(name)
-                continue
-            try:
-                result = self.store.store(capture)
-            except (BotoCoreError, ClientError) as exc:
-                if self.on_s3 is not None:
-                    self.on_s3(False)
-                event("spool_drain_retry", logging.WARNING, entry=name, error=str(exc)[:200])
-                return "failed"
-            if self.on_s3 is not None:
-                self.on_s3(True)
-            self.spool.remove(name)
-            if self.on_drained is not None:
-                self.on_drained(capture, result.created)
-            event("spool_drained", device=capture.device, capture_id=capture.capture_id,
-                  key=result.ref.raw_key, bytes=capture.size, duplicate=not result.created)
-        return "drained"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 import zlib
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import Any
 from camcloud import layout
 from camcloud.records import object_metadata
 from camcloud.reservations import reserve_raw_key
-from camcloud.s3 import put_if_absent
+from camcloud.s3 import checksum_sha256, put_if_absent
 from camcloud.validation import CaptureTime
 
 
@@ -103,7 +102,7 @@ class CaptureStore:
                 created = put_if_absent(
                     self._client(), self._bucket, ref.raw_key, payload,
                     content_type="image/jpeg", metadata=metadata,
-                    ChecksumSHA256=base64.b64encode(bytes.fromhex(capture.sha256)).decode(),
+                    ChecksumSHA256=checksum_sha256(capture.sha256),
                 )
         finally:
             if hasattr(payload, "close"):

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from camcloud.devices import DeviceRegistry
 from camcloud.s3 import make_client
 from camcloud.settings import Settings
+from ingest.service import Clock
+from ingest.wiring import Services
 from tests.support import free_port
 
 FAKE_CREDENTIALS = {
@@ -34,7 +37,6 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
 
 
 @contextmanager
@@ -111,12 +113,19 @@ class QuietHandler(WSGIRequestHandler):
 
 
 class LiveIngest:
-    """The ingest app served over real HTTP (werkzeug, threaded) on a free loopback port."""
+    """The ingest app served over real HTTP (werkzeug, threaded) on a free loopback port.
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
-        from ingest import create_app
+    ``background=True`` starts the spool drainer, as gunicorn's worker hook does in production;
+    ``clock`` replaces the service's wall and monotonic time.
+    """
 
-        self.app = create_app(settings, client)
+    def __init__(self, settings: Settings, client: Any = None, *, background: bool = False,
+                 clock: Clock | None = None) -> None:
+        from ingest import create_app, services_of, start_background
+
+        self.app = create_app(settings, client, clock)
+        self.services: Services = services_of(self.app)
+        self._stop_background = start_background(self.app) if background else None
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True,
                                   request_handler=QuietHandler)
         self.port = self.server.server_port
@@ -124,23 +133,36 @@ class LiveIngest:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    @property
-    def ctx(self) -> dict[str, Any]:
-        """The app's camcloud extension (store, spool, drainer, ...)."""
-        return self.app.extensions["camcloud"]  # type: ignore[no-any-return]
-
     def stop(self) -> None:
         """Stop serving and stop the drainer (as a process exit would)."""
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
-        self.ctx["drainer"].stop()
+        if self._stop_background is not None:
+            self._stop_background()
 
     def __enter__(self) -> LiveIngest:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeClock:
+    """A clock the test moves: wall time for capture times, monotonic time for caches."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.wall = start or datetime.now(UTC)
+        self.mono = 1000.0
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
+        self.wall += timedelta(seconds=seconds)
+        self.mono += seconds
+
+    def clock(self) -> Clock:
+        """The service's view of this clock."""
+        return Clock(now=lambda: self.wall, monotonic=lambda: self.mono)
 
 
 def raw_request(port: int, data: bytes, *, timeout: float = 10.0) -> bytes:

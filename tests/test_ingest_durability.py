@@ -56,7 +56,7 @@ def through(bucket: Bucket, proxy: FaultProxy, **changes: Any) -> Any:
 
 def fast_drainer(live: LiveIngest) -> None:
     """Retry S3 every half second at most (the default backs off to 15 s)."""
-    drainer = live.ctx["drainer"]
+    drainer = live.services.drainer
     drainer.backoff_max = 0.5
     drainer.idle_poll = 0.2
 
@@ -86,7 +86,7 @@ def test_upload_while_s3_is_down_is_spooled_then_drained(bucket: Bucket,
     key = bucket.add_device("cam-1")
     spool_dir = Path(bucket.settings.spool_dir)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(through(bucket, proxy)) as live:
+    with LiveIngest(through(bucket, proxy), background=True) as live:
         fast_drainer(live)
         assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "up-0"}).status == 201
         # When S3 becomes unreachable
@@ -124,7 +124,7 @@ def test_spool_full_answers_503_with_retry_after(bucket: Bucket, proxy: FaultPro
     image = jpeg_bytes()
     settings = through(bucket, proxy, spool_max_bytes=len(image) + 1000)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(settings) as live:
+    with LiveIngest(settings, background=True) as live:
         fast_drainer(live)
         assert post(http, live.url, key, image, {"X-Capture-Id": "warm"}).status == 201
         proxy.set_mode("refuse")
@@ -225,7 +225,7 @@ def test_faulty_network_during_200_uploads_loses_and_duplicates_nothing(
     # Given four NTP cameras (40 frames each) and two without a clock (20 frames each)
     settings = through(bucket, proxy)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(settings) as live:
+    with LiveIngest(settings, background=True) as live:
         fast_drainer(live)
         cameras: list[Any] = []
         for number in range(4):
@@ -293,7 +293,7 @@ def test_a_damaged_spool_entry_is_set_aside_and_the_rest_drained(bucket: Bucket,
     key = bucket.add_device("cam-1")
     spool_dir = Path(bucket.settings.spool_dir)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(through(bucket, proxy)) as live:
+    with LiveIngest(through(bucket, proxy), background=True) as live:
         fast_drainer(live)
         assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "ok-0"}).status == 201
         proxy.set_mode("refuse")

@@ -135,7 +135,8 @@ def test_raw_upload_is_stored_with_padding_trimmed_and_telemetry(stack: Stack) -
     image = jpeg_bytes()
     headers = {"X-Capture-Id": "aa-1", "X-Captured-At": "2024-05-01T12:00:00Z",
                "X-Firmware": "cam/1.2", "X-RSSI": "-67", "X-Free-Heap": "120000",
-               "X-Max-Alloc-Heap": "65524", "X-Boot-Count": "7", "X-Reset-Reason": "POWERON", "X-Uptime": "3600"}
+               "X-Max-Alloc-Heap": "65524", "X-Boot-Count": "7", "X-Reset-Reason": "POWERON",
+               "X-Uptime": "3600"}
     # When it is uploaded
     response = stack.post(image + b"\x00" * 4096, headers)
     # Then it is stored once, trimmed, with its metadata, at the deterministic key
@@ -249,7 +250,7 @@ def test_large_upload_goes_through_a_file_and_is_stored(stack: Stack) -> None:
     response = stack.post(big + b"\x00" * 10, {"X-Capture-Id": "big-1"})
     assert response.status == 201, response.data
     assert stack.bucket.get(json.loads(response.data)["key"])["Body"].read() == big
-    assert list((Path(stack.live.ctx["tmp_dir"])).iterdir()) == []
+    assert list(Path(stack.live.services.ingest.tmp_dir).iterdir()) == []
 
 
 # --- refused uploads: nothing reaches S3 --------------------------------------------------

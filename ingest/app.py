@@ -1,0 +1,60 @@
+"""The ingest's Flask app: builds the services, registers the blueprints, starts nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, cast
+
+from flask import Flask, current_app, jsonify
+from werkzeug.exceptions import HTTPException
+
+from camcloud.settings import Settings
+from ingest import logs
+from ingest.service import Clock
+from ingest.wiring import Services, build_services
+
+EXTENSION = "camcloud.ingest"
+
+
+def create_app(settings: Settings | None = None, client: Any = None,
+               clock: Clock | None = None) -> Flask:
+    """Build the ingest app; settings default to the ``CAMCLOUD_*`` environment."""
+    settings = settings or Settings.from_env()
+    logs.configure(settings.log_level)
+    app = Flask(__name__)
+    app.extensions[EXTENSION] = build_services(settings, client, clock)
+
+    from ingest.ops import bp as ops_bp
+    from ingest.upload import bp as upload_bp
+
+    app.register_blueprint(upload_bp)
+    app.register_blueprint(ops_bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def services_of(app: Flask | None = None) -> Services:
+    """The ingest services of ``app`` (default: the app handling the current request)."""
+    return cast(Services, (app or current_app).extensions[EXTENSION])
+
+
+def start_background(app: Flask) -> Callable[[], None]:
+    """Start the spool drainer (and with it the periodic metrics flush); returns its stop."""
+    drainer = services_of(app).drainer
+    drainer.start()
+    return drainer.stop
+
+
+def _http_error(exc: HTTPException) -> Any:
+    """Every error a device can see is JSON."""
+    code = (exc.name or "error").lower().replace(" ", "_")
+    response = jsonify(error=code, message=exc.description or exc.name)
+    return response, exc.code or 500
+
+
+def _unexpected_error(exc: Exception) -> Any:
+    """A bug, never the request's fault: logged with its traceback, answered as JSON."""
+    logs.event("internal_error", logging.ERROR, exc_info=True, error=repr(exc)[:300])
+    return jsonify(error="internal", message="internal error; retry later"), 500
