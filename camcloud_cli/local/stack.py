@@ -110,9 +110,7 @@ class LocalStack:
         assert self.settings is not None
         ingest_app = ingest.create_app(self.settings, self.s3)
         # The ingest's drainer runs where the process model lives: here, or gunicorn's hook.
-        start_background = getattr(ingest, "start_background", None)
-        if start_background is not None:
-            self._stop_drainer = start_background(ingest_app)
+        self._stop_drainer = ingest.start_background(ingest_app)
         web = split_by_path(ingest_app, create_gallery(self.settings, self.s3))
         self._http = make_server(self.host, self.port, web, threaded=True)
         self.port = self._http.server_port
