@@ -1,0 +1,198 @@
+"""Lambda entry point of the time-lapse builder: parse the job, run the service, shape the answer.
+
+Three event shapes (samples in ``events/timelapse-*.json``):
+
+- ``{"action": "schedule", "time": "<aws.scheduler.scheduled-time>"}`` from the daily
+  EventBridge Scheduler schedule: finds the cameras that captured anything the day before (in
+  the gallery's time zone) and invokes this function once per camera, asynchronously, so that
+  no camera's day shares an invocation's 15 minutes with another's;
+- ``{"action": "daily", "device": "cam-1", "date": "YYYY-MM-DD"}``: one camera's day;
+- ``{"action": "range", "device": "cam-1", "since": "...", "until": "...", "options": {...}}``:
+  an on-demand range (RFC 3339 times).
+
+A refused job (bad input, no usable frames, too long for one invocation) answers its reason and
+is not retried; any other failure raises, so Lambda retries it and then dead-letters it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from camcloud import layout
+from camcloud.errors import Refusal
+from camcloud.s3 import lazy, make_client
+from camcloud.settings import Settings
+from camcloud.timelapse import Options, build_daily, build_timelapse, daily_jobs
+from camcloud.timelapse.plan import zone
+
+SERVICE = "camcloud-timelapse"
+NAMESPACE = "camcloud"
+# Left for the upload, the sidecar and the answer after the estimated encoding time.
+SAFETY_MARGIN_S = 60.0
+# An interval a range may not exceed whatever the thinning: a typo (a year) is refused early.
+MAX_RANGE = timedelta(days=366)
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
+
+Invoke = Callable[[dict[str, Any]], None]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One parsed event: what to build."""
+
+    action: str
+    device: str | None = None
+    day: date | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    scheduled: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(event: Mapping[str, Any], name: str) -> str:
+    value = event.get(name)
+    if not isinstance(value, str) or not value:
+        raise Refusal(400, "bad_event", f"{name} is required (a string)")
+    return value
+
+
+def _moment(event: Mapping[str, Any], name: str) -> datetime:
+    text = _text(event, name)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Refusal(400, "bad_event", f"{name} is not an RFC 3339 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise Refusal(400, "bad_event", f"{name} needs a time zone offset: {text!r}")
+    return moment
+
+
+def parse_job(event: Any) -> Job:
+    """The job an event asks for; Refusal(400) naming what is wrong."""
+    if not isinstance(event, Mapping):
+        raise Refusal(400, "bad_event", "the event must be a JSON object")
+    action = event.get("action")
+    options = event.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise Refusal(400, "bad_event", "options must be a JSON object")
+    if action == "schedule":
+        scheduled = _moment(event, "time") if event.get("time") else None
+        return Job("schedule", scheduled=scheduled)
+    if action not in ("daily", "range"):
+        raise Refusal(400, "bad_event",
+                      f"action must be schedule, daily or range, not {action!r}")
+    device = _text(event, "device")
+    if not layout.DEVICE_ID_RE.fullmatch(device):
+        raise Refusal(400, "bad_device", f"invalid device id {device!r}")
+    if action == "daily":
+        try:
+            day = date.fromisoformat(_text(event, "date"))
+        except ValueError:
+            raise Refusal(400, "bad_event", "date must be YYYY-MM-DD") from None
+        return Job("daily", device=device, day=day, options=dict(options))
+    else:
+        start, end = _moment(event, "since"), _moment(event, "until")
+        if end <= start:
+            raise Refusal(400, "bad_range", "until must be after since")
+        if end - start > MAX_RANGE:
+            raise Refusal(400, "bad_range", f"a range may span at most {MAX_RANGE.days} days")
+        return Job("range", device=device, start=start, end=end, options=dict(options))
+
+
+def run_job(job: Job, *, client: Any, settings: Settings, clock: Clock, invoke: Invoke,
+            time_budget_s: float | None) -> dict[str, Any]:
+    """Run one job against the bucket; the answer the handler returns."""
+    tz = settings.gallery_timezone
+    if job.action == "schedule":
+        moment = (job.scheduled or clock()).astimezone(zone(tz))
+        day = moment.date() - timedelta(days=1)
+        devices = daily_jobs(client, settings.bucket, day, tz)
+        for device in devices:
+            invoke({"action": "daily", "device": device, "date": day.isoformat()})
+        metrics.add_metric(name="TimelapseJobsQueued", unit=MetricUnit.Count, value=len(devices))
+        return {"status": 202, "date": day.isoformat(), "devices": devices}
+    options = Options.from_mapping(job.options, tz=tz)
+    assert job.device is not None
+    if job.action == "daily":
+        assert job.day is not None
+        result = build_daily(client, settings.bucket, job.device, job.day, options, clock=clock,
+                             time_budget_s=time_budget_s)
+    else:
+        assert job.start is not None and job.end is not None
+        result = build_timelapse(client, settings.bucket, job.device, job.start, job.end,
+                                 options, clock=clock, time_budget_s=time_budget_s)
+    metrics.add_metric(name="TimelapsesBuilt", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="TimelapseFrames", unit=MetricUnit.Count, value=result.frames_used)
+    return {"status": 201, "key": result.key, "sidecar": result.sidecar_key,
+            "frames_used": result.frames_used, "skipped": result.skipped}
+
+
+def handle(event: Any, *, client: Any, settings: Settings, clock: Clock, invoke: Invoke,
+           time_budget_s: float | None = None) -> dict[str, Any]:
+    """Parse, run, shape: a refusal is an answer (no retry), anything else raises."""
+    try:
+        return run_job(parse_job(event), client=client, settings=settings, clock=clock,
+                       invoke=invoke, time_budget_s=time_budget_s)
+    except Refusal as refusal:
+        metrics.add_metric(name="TimelapsesRefused", unit=MetricUnit.Count, value=1)
+        logger.info("time-lapse refused", extra={"code": refusal.code,
+                                                  "reason": refusal.message})
+        return {"status": refusal.status, **refusal.body()}
+
+
+@dataclass(frozen=True)
+class _Container:
+    settings: Settings
+    client: Any
+    lambda_client: Any
+
+
+def _build() -> _Container:
+    import boto3
+
+    settings = Settings.from_env()
+    # camcloud's modules log through the stdlib: give them powertools' JSON handler (with the
+    # request id), and keep them from the runtime's root handler, which would print them twice.
+    camcloud_log = logging.getLogger("camcloud")
+    camcloud_log.addHandler(logger.registered_handler)
+    camcloud_log.setLevel(settings.log_level)
+    camcloud_log.propagate = False
+    return _Container(settings, make_client(settings),
+                      boto3.client("lambda", region_name=settings.region))
+
+
+# Built on the first invocation and reused by the container: settings, S3 and Lambda clients.
+_container = lazy(_build)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """AWS Lambda's entry point (``app.handler``)."""
+    state = _container()
+
+    def invoke(job: dict[str, Any]) -> None:
+        # Asynchronous: each camera's day is its own invocation with its own retries.
+        state.lambda_client.invoke(FunctionName=context.invoked_function_arn,
+                                   InvocationType="Event", Payload=json.dumps(job).encode())
+
+    budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_S
+    return handle(event, client=state.client, settings=state.settings, clock=_now,
+                  invoke=invoke, time_budget_s=budget)
