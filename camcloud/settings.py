@@ -112,8 +112,9 @@ class Settings:
     gallery_login_per_minute: float = _setting(_positive_float, 6.0)
     gallery_login_burst: int = _setting(_positive_int, 5)
     gallery_timezone: str = _setting(_timezone, "UTC")
-    # Gallery: proxies in front of it whose X-Forwarded-For/-Proto are trusted (0: none).
-    gallery_proxy_hops: int = _setting(_non_negative_int, 0)
+    # Gallery: proxies in front of it whose X-Forwarded-For/-Proto are trusted; unset: none,
+    # except for gallery.wsgi (gunicorn behind the deploy's nginx), which trusts one.
+    gallery_proxy_hops: int | None = _setting(_non_negative_int)
     # Gallery: accept logins over plain HTTP from other machines (loopback always may).
     allow_http_login: bool = _setting(_bool, False)
     # Gallery: days a deleted capture can be restored (bucket versioning); 0: not said.
