@@ -159,15 +159,49 @@ def put_if_absent(
     return True
 
 
-def get_bytes(client: Any, bucket: str, key: str) -> bytes | None:
-    """The object's bytes, or None if it does not exist."""
+@dataclass(frozen=True)
+class StoredObject:
+    """An object as read: its bytes (None when over the reader's cap), size and metadata."""
+
+    body: bytes | None
+    size: int
+    metadata: dict[str, str]
+
+
+def read_object(
+    client: Any, bucket: str, key: str, *, max_bytes: int | None = None
+) -> StoredObject | None:
+    """The object at ``key``, or None if it does not exist.
+
+    Over ``max_bytes`` (by its Content-Length) the body is closed unread: a huge object costs
+    one request, not its download.
+    """
     try:
         response = client.get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if is_missing(exc):
             return None
         raise
-    return bytes(response["Body"].read())
+    metadata = dict(response.get("Metadata") or {})
+    size = int(response.get("ContentLength") or 0)
+    if max_bytes is not None and size > max_bytes:
+        response["Body"].close()
+        return StoredObject(body=None, size=size, metadata=metadata)
+    body = bytes(response["Body"].read())
+    return StoredObject(body=body, size=len(body), metadata=metadata)
+
+
+def get_bytes(client: Any, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None if it does not exist."""
+    stored = read_object(client, bucket, key)
+    return None if stored is None else stored.body
+
+
+def put_bytes(client: Any, bucket: str, key: str, body: bytes, *, content_type: str,
+              cache_control: str | None = None) -> None:
+    """Write ``body`` to ``key`` (overwriting it)."""
+    params = {"CacheControl": cache_control} if cache_control else {}
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **params)
 
 
 def get_json(client: Any, bucket: str, key: str) -> Any:
@@ -186,7 +220,7 @@ def put_json(
     body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     if if_absent:
         return put_if_absent(client, bucket, key, body, content_type="application/json")
-    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    put_bytes(client, bucket, key, body, content_type="application/json")
     return True
 
 

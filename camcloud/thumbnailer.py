@@ -25,12 +25,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
-
 from camcloud import imaging, layout
 from camcloud.devices import ROTATIONS, DeviceRegistry
 from camcloud.records import build_record, parse_object_metadata
-from camcloud.s3 import delete_keys, exists, is_missing, put_json
+from camcloud.s3 import StoredObject, delete_keys, exists, put_bytes, put_json, read_object
+from camcloud.validation import JpegError, jpeg_length
 
 PROCESSOR = "camcloud-thumbnailer/1"
 # Derived objects of a key are rewritten only by a reprocess; a day of caching is harmless then.
@@ -92,20 +91,101 @@ def iter_changes(event: dict[str, Any]) -> Iterator[S3Change]:
             yield S3Change("removed", bucket, key)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 def _iso_from_ms(captured_at_ms: int) -> str:
     return datetime.fromtimestamp(captured_at_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class CapturePlan:
+    """What to write for one capture: its two tiles and its record, and why if it is bad."""
+
+    thumb: bytes
+    preview: bytes
+    record: dict[str, Any]
+    rendition: imaging.Rendition | None = None
+    failure: imaging.ImageError | None = None
+
+
+def refusal(original: StoredObject) -> imaging.ImageError | None:
+    """Why ``original`` is not decoded at all (too big to read, too costly to decode), or None.
+
+    Checked before Pillow sees a byte: a progressive JPEG of thousands of scans or a flood of
+    fill bytes would cost seconds to minutes of CPU (a Lambda timeout and retries) for the same
+    verdict. Other framing faults are left to the decoder, which names them more precisely.
+    """
+    if original.body is None:
+        return imaging.ImageError(
+            "too_large", f"the original is {original.size} bytes; camcloud renders up to "
+            f"{MAX_ORIGINAL_BYTES} bytes",
+        )
+    try:
+        jpeg_length(original.body)
+    except JpegError as exc:
+        if exc.code == "too_complex":
+            return imaging.ImageError(exc.code, str(exc))
+    return None
+
+
+def plan_capture(ref: layout.CaptureRef, original: StoredObject, *, rotation: int,
+                 processed_at: str) -> CapturePlan:
+    """Decide the thumbnail, preview and record of ``original`` (no I/O).
+
+    The record takes the stored object metadata, falling back to the original's own size,
+    sha256 and the capture time in its key. A bad original is a permanent condition: it is
+    kept, the record says why and the tiles say so (a retry would fail the same way).
+    """
+    stored = parse_object_metadata(original.metadata)
+    stored["bytes"] = original.size
+    if original.body:
+        stored["sha256"] = stored.get("sha256") or hashlib.sha256(original.body).hexdigest()
+    stored["captured_at"] = stored.get("captured_at") or _iso_from_ms(ref.captured_at_ms)
+    failure = refusal(original)
+    if failure is None:
+        assert original.body is not None
+        try:
+            rendition = imaging.render(original.body, rotation=rotation)
+        except imaging.ImageError as exc:
+            failure = exc
+        else:
+            record = build_record(
+                ref, stored, processed_at=processed_at, processor=PROCESSOR,
+                width=rendition.width, height=rendition.height,
+                orientation=rendition.orientation, exif=rendition.exif,
+                quality=rendition.quality,
+            )
+            return CapturePlan(rendition.thumb, rendition.preview, record, rendition=rendition)
+    reason = str(failure)
+    return CapturePlan(
+        thumb=imaging.placeholder(failure.code, reason, imaging.THUMB_EDGE),
+        preview=imaging.placeholder(failure.code, reason, imaging.PREVIEW_EDGE),
+        record=build_record(ref, stored, processed_at=processed_at, processor=PROCESSOR,
+                            error=reason, error_code=failure.code),
+        failure=failure,
+    )
+
+
+def write_capture(client: Any, bucket: str, ref: layout.CaptureRef, plan: CapturePlan) -> None:
+    """Write a plan's tiles, then its record."""
+    for key, body in ((ref.thumb_key, plan.thumb), (ref.preview_key, plan.preview)):
+        put_bytes(client, bucket, key, body, content_type="image/jpeg",
+                  cache_control=_DERIVED_CACHE)
+    # The record goes last: a listed record promises that its thumbnail exists.
+    put_json(client, bucket, ref.meta_key, plan.record)
 
 
 class Thumbnailer:
     """Renders originals and keeps derived objects in step with them."""
 
-    def __init__(self, client_factory: Callable[[], Any], registry: DeviceRegistry | None = None):
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        registry: DeviceRegistry | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._client = client_factory
         self._registry = registry
+        self._clock = clock
 
     def process_event(self, event: dict[str, Any]) -> BatchResult:
         """Handle every record of an S3 event batch.
@@ -150,80 +230,32 @@ class Thumbnailer:
     def process_capture(self, bucket: str, ref: layout.CaptureRef) -> dict[str, Any] | None:
         """Render one original and write its thumbnail, preview and record (idempotent).
 
-        Returns the record, or None when the original no longer exists (a late event for a
-        deleted capture); then any derived objects are removed instead.
+        Read, plan (pure), write. Returns the record, or None when the original no longer
+        exists (a late event for a deleted capture); then any derived objects are removed.
         """
         client = self._client()
-        try:
-            response = client.get_object(Bucket=bucket, Key=ref.raw_key)
-        except ClientError as exc:
-            if not is_missing(exc):
-                raise
+        original = read_object(client, bucket, ref.raw_key, max_bytes=MAX_ORIGINAL_BYTES)
+        if original is None:
             self.remove_derived(bucket, ref)
             log.info("original is gone, nothing to render", extra={"key": ref.raw_key})
             return None
-        stored = parse_object_metadata(response.get("Metadata") or {})
-        size = int(response.get("ContentLength") or 0)
-        if size > MAX_ORIGINAL_BYTES:
-            response["Body"].close()
-            original = b""
-            failure: imaging.ImageError | None = imaging.ImageError(
-                "too_large", f"the original is {size} bytes; camcloud renders up to "
-                f"{MAX_ORIGINAL_BYTES} bytes",
-            )
-        else:
-            original = response["Body"].read()
-            size = len(original)
-            failure = None
-        stored["bytes"] = size
-        if original:
-            stored["sha256"] = stored.get("sha256") or hashlib.sha256(original).hexdigest()
-        stored["captured_at"] = stored.get("captured_at") or _iso_from_ms(ref.captured_at_ms)
-
-        rendition = None
-        if failure is None:
-            try:
-                rendition = imaging.render(original, rotation=self.rotation(ref.device))
-            except imaging.ImageError as exc:
-                failure = exc
+        plan = plan_capture(ref, original, rotation=self.rotation(ref.device),
+                            processed_at=self._clock().isoformat(timespec="milliseconds"))
         del original
-        if rendition is not None:
-            thumb, preview = rendition.thumb, rendition.preview
-            record = build_record(
-                ref, stored, processed_at=_now(), processor=PROCESSOR,
-                width=rendition.width, height=rendition.height,
-                orientation=rendition.orientation, exif=rendition.exif,
-                quality=rendition.quality,
-            )
-        else:
-            # A bad original is a permanent condition: keep it, record why, show a tile that
-            # says so, and do not raise (a retry would fail the same way).
-            assert failure is not None
-            reason = str(failure)
-            thumb = imaging.placeholder(failure.code, reason, imaging.THUMB_EDGE)
-            preview = imaging.placeholder(failure.code, reason, imaging.PREVIEW_EDGE)
-            record = build_record(
-                ref, stored, processed_at=_now(), processor=PROCESSOR,
-                error=reason, error_code=failure.code,
-            )
-            log.warning("bad original", extra={"key": ref.raw_key, "reason": failure.code,
-                                               "error": reason})
-        for key, body in ((ref.thumb_key, thumb), (ref.preview_key, preview)):
-            client.put_object(
-                Bucket=bucket, Key=key, Body=body, ContentType="image/jpeg",
-                CacheControl=_DERIVED_CACHE,
-            )
-        # The record goes last: a listed record promises that its thumbnail exists.
-        put_json(client, bucket, ref.meta_key, record)
+        if plan.failure is not None:
+            log.warning("bad original", extra={"key": ref.raw_key, "reason": plan.failure.code,
+                                               "error": str(plan.failure)})
+        write_capture(client, bucket, ref, plan)
         if not exists(client, bucket, ref.raw_key):
             # Deleted while we rendered; the delete's own event may already have run.
             self.remove_derived(bucket, ref)
             log.info("original deleted during rendering", extra={"key": ref.raw_key})
             return None
-        if rendition is not None:
-            log.info("capture rendered", extra={"key": ref.raw_key, "width": rendition.width,
-                                                "height": rendition.height})
-        return record
+        if plan.rendition is not None:
+            log.info("capture rendered", extra={"key": ref.raw_key,
+                                                "width": plan.rendition.width,
+                                                "height": plan.rendition.height})
+        return plan.record
 
     def remove_derived(self, bucket: str, ref: layout.CaptureRef) -> None:
         """Delete a capture's thumbnail, preview and record (its original is gone)."""

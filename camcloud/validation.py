@@ -24,6 +24,9 @@ _SOS = 0xDA
 # large frame gets fewer: 16 MP (the thumbnailer's limit) may have 25.
 MAX_SCANS = 100
 MAX_SCAN_PIXELS = 400_000_000
+# Frames above this many pixels are refused by the thumbnailer's decoder before any scan is
+# decoded (imaging.MAX_PIXELS, "decompression_bomb"), so they count as this size here.
+_DECODED_PIXELS = 16_000_000
 # A real JPEG has a few dozen segments (APPn, DQT, DHT, SOF, and a DHT + SOS per scan).
 MAX_SEGMENTS = 1_000
 # 0xFF fill bytes may pad before any marker; encoders write none or a few. A run longer than
@@ -123,7 +126,7 @@ class _Work:
             self.scans += 1
             if self.scans > MAX_SCANS:
                 raise JpegError("too_complex", f"the JPEG has more than {MAX_SCANS} scans")
-            if self.scans * self.pixels > MAX_SCAN_PIXELS:
+            if self.scans * min(self.pixels, _DECODED_PIXELS) > MAX_SCAN_PIXELS:
                 raise JpegError(
                     "too_complex",
                     f"the JPEG has {self.scans} or more scans over {self.pixels} pixels; "

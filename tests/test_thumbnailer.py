@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -19,6 +20,7 @@ from camcloud.devices import DeviceRegistry
 from camcloud.records import object_metadata
 from camcloud.settings import Settings
 from lambdas.thumbnailer.app import make_handler
+from tests.hostile_jpegs import fill_flood, scan_bomb
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 # The bucket the sample events name, as the template would call it.
@@ -439,3 +441,62 @@ def test_one_s3_client_per_container(
         handler(load_event("s3-put-raw.json"), None)
 
     assert len(made) == 1
+
+
+@pytest.mark.parametrize("name", ["scan bomb", "fill-byte flood"])
+def test_cpu_bomb_original_gets_an_error_record_in_well_under_a_second(
+    s3: Any, handler: Any, name: str
+) -> None:
+    """Regression (issue 13): a progressive JPEG of 10,000 empty scans cost 16-26 s of decoding
+    (a Lambda timeout, retries, the dead-letter queue) and 8 MiB of 0xFF fill 7.5 s. Given
+    such an original written straight to raw/, when its event arrives, then it gets a
+    too_complex error record and placeholder tiles, quickly, without a retry."""
+    body = scan_bomb(10_000) if name == "scan bomb" else fill_flood(8 * 1024 * 1024)
+    put_original(s3, PUT_KEY, body)
+
+    started = time.perf_counter()
+    summary = handler(load_event("s3-put-raw.json"), None)
+    elapsed = time.perf_counter() - started
+
+    assert summary["errors"] == {PUT_KEY: "too_complex"} and summary["failed"] == 0
+    record = record_of(s3, PUT_KEY)
+    assert record["status"] == "error" and record["bytes"] == len(body)
+    assert image_at(s3, layout.parse_key(PUT_KEY).thumb_key).size == (320, 240)
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+
+def original(body: bytes | None, size: int | None = None,
+             **metadata: str) -> camcloud.s3.StoredObject:
+    """An original as the S3 adapter reads it."""
+    return camcloud.s3.StoredObject(body=body, size=len(body or b"") if size is None else size,
+                                    metadata=metadata)
+
+
+def test_plan_of_a_good_original_records_what_was_rendered() -> None:
+    """Given a good original without stored metadata (written straight to raw/), when its
+    capture is planned, then the record falls back to the key's time, the bytes' size and
+    sha256, and the tiles are the rendition's: no S3 involved."""
+    body = photo(640, 480)
+    ref = layout.parse_key(PUT_KEY)
+
+    plan = thumbnailer.plan_capture(ref, original(body), rotation=0,
+                                    processed_at="2026-11-21T09:30:02.000+00:00")
+
+    assert plan.failure is None and plan.rendition is not None
+    assert plan.thumb == plan.rendition.thumb and plan.preview == plan.rendition.preview
+    assert plan.record["status"] == "ok" and plan.record["bytes"] == len(body)
+    assert plan.record["sha256"] == hashlib.sha256(body).hexdigest()
+    assert plan.record["captured_at"] == thumbnailer._iso_from_ms(ref.captured_at_ms)
+    assert plan.record["processed_at"] == "2026-11-21T09:30:02.000+00:00"
+
+
+def test_plan_of_an_unread_original_over_the_cap_is_a_too_large_placeholder() -> None:
+    """Given an original the adapter did not read (over the cap), when planned, then the plan
+    is placeholder tiles and a too_large record with the stored size."""
+    plan = thumbnailer.plan_capture(layout.parse_key(PUT_KEY), original(None, size=10**9),
+                                    rotation=0, processed_at="2026-11-21T09:30:02.000+00:00")
+
+    assert plan.failure is not None and plan.failure.code == "too_large"
+    assert plan.record["error_code"] == "too_large" and plan.record["bytes"] == 10**9
+    assert "sha256" not in plan.record or plan.record["sha256"] is None
+    assert Image.open(io.BytesIO(plan.thumb)).size == (320, 240)
