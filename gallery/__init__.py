@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from camcloud.ratelimit import RateLimiter
 from camcloud.s3 import LazyClient
 from camcloud.settings import Settings, SettingsError
-from camcloud.users import UserStore
+from gallery.services import Gallery
+
+_CONFIG = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "camcloud_session",
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
+    # The gallery's forms are a few hundred bytes; refuse anything near a megabyte (413).
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    # Static files change only with the code; an hour of caching is plenty.
+    "SEND_FILE_MAX_AGE_DEFAULT": timedelta(hours=1),
+}
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -19,7 +32,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """``on``/``off`` as set; ``auto``: Secure whenever the browser reached us over HTTPS."""
-        mode = app.extensions["camcloud"]["settings"].gallery_cookie_secure
+        mode = app.extensions["camcloud"].settings.gallery_cookie_secure
         if mode in ("on", "off"):
             return bool(mode == "on")
         # Behind the reverse proxy the request is plain HTTP; its X-Forwarded-Proto tells.
@@ -28,38 +41,27 @@ class _SessionInterface(SecureCookieSessionInterface):
         return bool(request.is_secure or forwarded == "https")
 
 
-def create_app(settings: Settings | None = None, client: Any = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    client: Any = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Flask:
     """Build the gallery app; settings default to the ``CAMCLOUD_*`` environment."""
-    from gallery.pages import Gallery
-
     settings = settings or Settings.from_env()
     if settings.gallery_login and not settings.secret_key:
         raise SettingsError(
             "CAMCLOUD_SECRET_KEY", "is required for the gallery login (a long random string)"
         )
     app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY=settings.secret_key or "login-disabled",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_NAME="camcloud_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(days=30),
-        # The gallery's forms are a few hundred bytes; refuse anything near a megabyte (413).
-        MAX_CONTENT_LENGTH=64 * 1024,
-        # Static files change only with the code; an hour of caching is plenty.
-        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
-    )
+    app.config.update(_CONFIG, SECRET_KEY=settings.secret_key or "login-disabled")
     app.session_interface = _SessionInterface()
-    s3 = LazyClient(settings, client)
-    app.extensions["camcloud"] = {
-        "settings": settings,
-        "s3": s3,
-        "users": UserStore(s3.get, settings.bucket),
-        "gallery": Gallery(settings, s3.get),
-        "login_limiter": RateLimiter(
-            settings.gallery_login_per_minute, settings.gallery_login_burst
-        ),
-    }
+    app.extensions["camcloud"] = Gallery(settings, LazyClient(settings, client).get, clock=clock)
+    hops = settings.gallery_proxy_hops
+    if hops:
+        # Only then are X-Forwarded-For/-Proto believed: the client's address for the login
+        # limit, and HTTPS for the login and the Secure cookie.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from gallery import auth, views
 

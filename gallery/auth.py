@@ -1,4 +1,8 @@
-"""Gallery login: users from ``users/``, a signed session cookie, CSRF tokens on forms."""
+"""Gallery login: users from ``users/``, a signed session cookie, CSRF tokens on forms.
+
+A session holds its user and the user's session version (``camcloud.users``): it ends when the
+user is removed, gets a new password, logs out, or is logged out everywhere.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,15 @@ from flask import (
     url_for,
 )
 
+from camcloud.users import UserError
+from gallery.guards import is_loopback_request, safe_next
+from gallery.services import Gallery
+
 bp = Blueprint("auth", __name__)
 
 
-def _ctx() -> dict[str, Any]:
+def current() -> Gallery:
+    """The app's :class:`Gallery`."""
     return current_app.extensions["camcloud"]  # type: ignore[no-any-return]
 
 
@@ -42,12 +51,24 @@ def check_csrf() -> None:
         abort(400, "the form expired; reload the page and try again")
 
 
+def session_alive() -> bool:
+    """Whether the request's session belongs to a user whose sessions still count.
+
+    Anything but a GET changes data, so it checks the user's record afresh.
+    """
+    user = session.get("user")
+    if not isinstance(user, str) or not user:
+        return False
+    return current().users.session_alive(user, session.get("sv"), fresh=request.method != "GET")
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Redirect to the login page unless a user is logged in (or login is turned off)."""
+    """Send to the login page (401 for scripts and forms) unless the session is alive."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if _ctx()["settings"].gallery_login and not session.get("user"):
+        if current().settings.gallery_login and not session_alive():
+            session.clear()
             if request.path.startswith("/api/") or request.method != "GET":
                 response = jsonify(error="login_required", message="log in to the gallery")
                 response.status_code = 401
@@ -60,42 +81,54 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 @bp.app_context_processor
 def inject() -> dict[str, Any]:
-    """Make the CSRF token and the user available to every template."""
+    """Make the CSRF token, the user and the delete wording available to every template."""
+    settings = current().settings
     return {
         "csrf_token": csrf_token,
         "current_user": session.get("user"),
-        "login_enabled": _ctx()["settings"].gallery_login,
+        "login_enabled": settings.gallery_login,
+        "undelete_days": settings.undelete_days,
     }
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never redirect a fresh login to another host.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("views.timeline")
+def login_over_this_connection() -> bool:
+    """Whether a password may be sent over this request's connection.
+
+    HTTPS always; plain HTTP from a browser on this machine (the local stack), or anywhere when
+    CAMCLOUD_ALLOW_HTTP_LOGIN is on.
+    """
+    return (request.is_secure or current().settings.allow_http_login
+            or is_loopback_request(request.remote_addr, request.host))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Show the login form; on POST check the password and start a session."""
-    error = None
-    if request.method == "POST":
-        check_csrf()
-        name = request.form.get("username", "").strip()[:64]
-        password = request.form.get("password", "")[:1024]
-        wait = _login_wait(name)
-        if wait:
-            seconds = _ctx()["login_limiter"].retry_after(wait)
-            error = f"Too many login attempts. Try again in {seconds} s."
-            page = render_template("login.html", error=error)
-            return page, 429, {"Retry-After": str(seconds)}
-        if _ctx()["users"].verify(name, password):
-            session.clear()
-            session.permanent = True
-            session["user"] = name
-            return redirect(_safe_next(request.args.get("next")))
-        error = "Wrong user name or password."
-    return render_template("login.html", error=error), (401 if error else 200)
+    if not login_over_this_connection():
+        status = 403 if request.method == "POST" else 200
+        return render_template("login.html", insecure=True), status
+    if request.method == "GET":
+        return render_template("login.html")
+    check_csrf()
+    return _log_in(request.form.get("username", "").strip()[:64],
+                   request.form.get("password", "")[:1024])
+
+
+def _log_in(name: str, password: str) -> Any:
+    """Start a session for ``name`` if the password is right and no limit is hit."""
+    wait = _login_wait(name)
+    if wait:
+        seconds = current().login_limiter.retry_after(wait)
+        error = f"Too many login attempts. Try again in {seconds} s."
+        return render_template("login.html", error=error), 429, {"Retry-After": str(seconds)}
+    version = current().users.login(name, password)
+    if version is None:
+        return render_template("login.html", error="Wrong user name or password."), 401
+    session.clear()
+    session.permanent = True
+    session["user"] = name
+    session["sv"] = version
+    return redirect(safe_next(request.args.get("next"), url_for("views.timeline")))
 
 
 def _login_wait(name: str) -> float:
@@ -105,7 +138,7 @@ def _login_wait(name: str) -> float:
     trying many names. Behind a reverse proxy every client shares one address, and the per-name
     limit still holds.
     """
-    limiter = _ctx()["login_limiter"]
+    limiter = current().login_limiter
     by_address = limiter.acquire(f"addr:{request.remote_addr}")
     by_name = limiter.acquire(f"user:{name.lower()}")
     return max(by_address, by_name)
@@ -113,7 +146,13 @@ def _login_wait(name: str) -> float:
 
 @bp.post("/logout")
 def logout() -> Any:
-    """End the session."""
+    """End the session, and with it every copy of its cookie (every session of the user)."""
     check_csrf()
+    user = session.get("user")
+    if session_alive() and isinstance(user, str):
+        try:
+            current().users.logout_all(user)
+        except UserError:
+            pass  # removed meanwhile: its sessions are dead already
     session.clear()
     return redirect(url_for("auth.login"))

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from camcloud import layout
+from camcloud.errors import Refusal
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -22,8 +23,17 @@ STALE_FACTOR = 2.5
 STALE_MIN_SECONDS = 60
 
 
-class BadRequest(ValueError):
-    """A cursor, date or id from the request that the gallery cannot use."""
+# Gaps shorter than this are one burst (a motion trigger sending several frames), not the
+# camera's rhythm; and however tight a burst, the usual interval is never shown as 0 s.
+BURST_SECONDS = 10.0
+MIN_INTERVAL_SECONDS = 1.0
+
+
+class BadRequest(Refusal):
+    """A cursor, date or id from the request that the gallery cannot use (400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, "bad_request", message)
 
 
 @dataclass(frozen=True)
@@ -153,11 +163,6 @@ class Activity:
         return sum(self.hourly)
 
 
-def window_start_after(prefix: str, now_ms: int) -> str:
-    """Listing a device's keys ends at this key's rev to cover exactly the last 24 h."""
-    return prefix + layout.rev_from_ms(max(0, now_ms - DAY_MS))
-
-
 def activity(refs: list[layout.CaptureRef], now_ms: int) -> Activity:
     """Camera health from its captures, newest first (at least the last 24 h of them)."""
     times = [ref.captured_at_ms for ref in refs]
@@ -167,9 +172,8 @@ def activity(refs: list[layout.CaptureRef], now_ms: int) -> Activity:
         if 0 <= age < DAY_MS:
             # hourly[23] is the current hour, hourly[0] the one 23 hours ago.
             hourly[23 - age // HOUR_MS] += 1
-    gaps = [(newer - older) / 1000 for newer, older in zip(times, times[1:], strict=False)]
-    gaps = [gap for gap in gaps if gap > 0]
-    usual = statistics.median(gaps) if gaps else None
+    usual = usual_interval([(newer - older) / 1000
+                            for newer, older in zip(times, times[1:], strict=False)])
     last = times[0] if times else None
     stale = False
     if last is not None and usual is not None:
@@ -182,6 +186,15 @@ def activity(refs: list[layout.CaptureRef], now_ms: int) -> Activity:
         usual_interval_s=usual,
         stale=stale,
     )
+
+
+def usual_interval(gaps: list[float]) -> float | None:
+    """The median gap between captures, bursts left out; never below a second; None if none."""
+    gaps = [gap for gap in gaps if gap > 0]
+    if not gaps:
+        return None
+    rhythm = [gap for gap in gaps if gap >= BURST_SECONDS]
+    return max(MIN_INTERVAL_SECONDS, statistics.median(rhythm or gaps))
 
 
 @dataclass(frozen=True)
@@ -217,14 +230,16 @@ def chart_bars(hourly: list[int], *, width: float = 240, height: float = 48) -> 
 
 
 def describe_interval(seconds: float | None) -> str:
-    """``every 30 s`` / ``every 5 min`` / ``every 2 h``, or ``—`` when unknown."""
+    """``every 30 s`` / ``every 5 min`` / ``every 2.0 h`` / ``every 3 d``, or ``—`` if unknown."""
     if seconds is None:
         return "—"
     if seconds < 90:
         return f"every {seconds:.0f} s"
     if seconds < 90 * 60:
         return f"every {seconds / 60:.0f} min"
-    return f"every {seconds / 3600:.1f} h"
+    if seconds < 48 * 3600:
+        return f"every {seconds / 3600:.1f} h"
+    return f"every {seconds / 86400:.0f} d"
 
 
 def describe_age(seconds: float) -> str:

@@ -16,8 +16,10 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from gallery import listing, pages
-from gallery.auth import check_csrf, login_required
+from camcloud.errors import Refusal
+from gallery import health, listing, queries
+from gallery.auth import check_csrf, current, login_required
+from gallery.guards import safe_next
 
 bp = Blueprint("views", __name__)
 
@@ -25,32 +27,22 @@ _JSON_ERRORS = {400: "bad_request", 401: "login_required", 404: "not_found",
                 405: "method_not_allowed", 429: "rate_limited", 503: "storage_unavailable"}
 
 
-def _gallery() -> pages.Gallery:
-    return current_app.extensions["camcloud"]["gallery"]  # type: ignore[no-any-return]
-
-
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _error(status: int, message: str) -> Any:
+def _error(status: int, message: str, code: str | None = None) -> Any:
     if _wants_json():
-        response = jsonify(error=_JSON_ERRORS.get(status, "error"), message=message)
+        response = jsonify(error=code or _JSON_ERRORS.get(status, "error"), message=message)
         response.status_code = status
         return response
     return render_template("error.html", status=status, message=message), status
 
 
-@bp.app_errorhandler(listing.BadRequest)
-def bad_request(exc: listing.BadRequest) -> Any:
-    """A cursor, date or id the gallery cannot use: 400 with a way back."""
-    return _error(400, str(exc))
-
-
-@bp.app_errorhandler(pages.NotFound)
-def not_found(exc: pages.NotFound) -> Any:
-    """A capture or camera that does not exist: 404."""
-    return _error(404, str(exc))
+@bp.app_errorhandler(Refusal)
+def refused(exc: Refusal) -> Any:
+    """A cursor, date or id the gallery cannot use (400), a capture or camera that is not (404)."""
+    return _error(exc.status, exc.message, exc.code)
 
 
 @bp.app_errorhandler(ClientError)
@@ -70,7 +62,7 @@ def http_error(exc: HTTPException) -> Any:
 @bp.after_app_request
 def security_headers(response: Any) -> Any:
     """A strict CSP (own scripts, images from the bucket only), no referrer for S3 links."""
-    origin = _gallery().image_origin()
+    origin = current().image_origin()
     images = f"'self' data: {origin}" if origin else "'self' data:"
     response.headers.setdefault(
         "Content-Security-Policy",
@@ -89,7 +81,7 @@ def security_headers(response: Any) -> Any:
 @login_required
 def timeline() -> Any:
     """All cameras, newest first; ``?after=`` pages on, ``?date=`` jumps to a day."""
-    page = pages.timeline(_gallery(), None, request.args.get("after"), request.args.get("date"))
+    page = queries.timeline(current(), None, request.args.get("after"), request.args.get("date"))
     return render_template("timeline.html", page=page)
 
 
@@ -97,7 +89,7 @@ def timeline() -> Any:
 @login_required
 def camera(device: str) -> Any:
     """One camera, newest first."""
-    page = pages.timeline(_gallery(), device, request.args.get("after"), request.args.get("date"))
+    page = queries.timeline(current(), device, request.args.get("after"), request.args.get("date"))
     return render_template("timeline.html", page=page)
 
 
@@ -105,36 +97,36 @@ def camera(device: str) -> Any:
 @login_required
 def live(device: str) -> Any:
     """One camera's newest capture, refreshing itself."""
-    return render_template("live.html", latest=pages.latest(_gallery(), device))
+    return render_template("live.html", latest=queries.live_page(current(), device))
 
 
 @bp.get("/api/camera/<device>/latest")
 @login_required
 def latest_json(device: str) -> Any:
     """The newest capture of a camera with fresh URLs (the live view polls this)."""
-    return jsonify(pages.latest(_gallery(), device))
+    return jsonify(queries.latest(current(), device))
 
 
 @bp.get("/cameras")
 @login_required
 def cameras() -> Any:
     """Every camera's health: latest image, last seen, uploads per hour, telemetry, errors."""
-    return render_template("cameras.html", page=pages.cameras(_gallery()))
+    return render_template("cameras.html", page=health.cameras(current()))
 
 
 @bp.get("/capture/<capture_id>")
 @login_required
 def capture(capture_id: str) -> Any:
     """One capture on its own page (what the lightbox shows, without JavaScript)."""
-    detail = pages.capture(_gallery(), listing.parse_capture_id(capture_id))
-    return render_template("capture.html", capture=detail, back=_back())
+    detail = queries.capture(current(), listing.parse_capture_id(capture_id))
+    return render_template("capture.html", capture=detail, back=_back(), standalone=True)
 
 
 @bp.get("/capture/<capture_id>/panel")
 @login_required
 def capture_panel(capture_id: str) -> Any:
     """The lightbox's metadata panel for one capture (an HTML fragment)."""
-    detail = pages.capture(_gallery(), listing.parse_capture_id(capture_id))
+    detail = queries.capture(current(), listing.parse_capture_id(capture_id))
     return render_template("_panel.html", capture=detail, back=_back())
 
 
@@ -142,7 +134,7 @@ def capture_panel(capture_id: str) -> Any:
 @login_required
 def download(capture_id: str) -> Any:
     """Redirect to a fresh presigned URL that saves the original."""
-    url = pages.download_url(_gallery(), listing.parse_capture_id(capture_id))
+    url = queries.download_url(current(), listing.parse_capture_id(capture_id))
     return redirect(url, code=303)
 
 
@@ -152,7 +144,7 @@ def delete(capture_id: str) -> Any:
     """Delete a capture: the original, its thumbnail, preview and record."""
     check_csrf()
     ref = listing.parse_capture_id(capture_id)
-    pages.delete_capture(_gallery(), ref)
+    queries.delete_capture(current(), ref)
     if _wants_json():
         return jsonify(deleted=ref.id)
     return redirect(_back(), code=303)
@@ -162,14 +154,14 @@ def delete(capture_id: str) -> Any:
 @login_required
 def fresh_links() -> Any:
     """Fresh thumbnail and preview URLs for the captures on a page (``?id=…&id=…``)."""
-    return jsonify(pages.fresh_links(_gallery(), request.args.getlist("id")))
+    return jsonify(queries.fresh_links(current(), request.args.getlist("id")))
 
 
 @bp.get("/api/capture/<capture_id>/check")
 @login_required
 def check(capture_id: str) -> Any:
     """Why an image failed to load, with fresh URLs to try again."""
-    return jsonify(pages.check_capture(_gallery(), listing.parse_capture_id(capture_id)))
+    return jsonify(queries.check_capture(current(), listing.parse_capture_id(capture_id)))
 
 
 @bp.app_template_filter("filesize")
@@ -181,7 +173,7 @@ def filesize(size: Any) -> str:
 @bp.app_template_filter("when")
 def when(text: Any) -> str:
     """An ISO 8601 time from a record, in the gallery's time zone; as given if unparsable."""
-    return listing.format_iso(text, _gallery().zone)
+    return listing.format_iso(text, current().zone)
 
 
 @bp.app_template_filter("label")
@@ -192,7 +184,4 @@ def label(name: str) -> str:
 
 def _back() -> str:
     # Only same-site paths: a crafted ?next= must not send the user elsewhere.
-    target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("views.timeline")
+    return safe_next(request.values.get("next"), url_for("views.timeline"))

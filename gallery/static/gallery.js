@@ -233,7 +233,9 @@
   document.addEventListener("submit", async (event) => {
     const form = event.target;
     if (!form.classList.contains("delete-form")) return;
-    if (!window.confirm("Delete this capture? The original, thumbnail and preview are removed.")) {
+    const question = form.dataset.confirm
+      || "Delete this capture? The original, thumbnail and preview are removed.";
+    if (!window.confirm(question)) {
       event.preventDefault();
       return;
     }
