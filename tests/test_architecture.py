@@ -33,7 +33,9 @@ PURE = [
     "camcloud.ratelimit", "camcloud.sigv4", "camcloud.triggers",
 ]
 # Services of the adapters' packages: no Flask, so they are testable without HTTP.
-SERVICES = ["ingest.service", "ingest.spool", "ingest.drainer", "gallery.queries"]
+SERVICES = ["ingest.service", "ingest.spool", "ingest.drainer", "gallery.queries",
+            "gallery.services", "gallery.health", "gallery.listing", "gallery.guards",
+            "gallery.presign"]
 WEB = ["flask", "click"]
 AWS = ["boto3", "botocore"]
 
