@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -235,6 +236,8 @@ class Rollout:
         """Parse a stored rollout; raises KeyError/TypeError/ValueError if it is broken."""
         devices = document.get("devices")
         percent = document.get("percent")
+        if devices is not None and not isinstance(devices, list):
+            raise ValueError("rollout devices must be a list")
 
         def mapping(name: str) -> dict[str, str]:
             value = document.get(name) or {}
@@ -635,16 +638,24 @@ def state_for_answer(
     ``load_release``. S3 is written only when something changed: a report, a rollout
     confirmation or halt, or the first answer of an update attempt.
     """
-    before = load_state(record)
-    after, changed = report(client, bucket, device, headers, now=now, known=record)
-    if changed and release is not None and after.firmware != before.firmware:
-        rollout = observe_report(client, bucket, device, before, after, now=now,
-                                 release=release)
-        if rollout is not None:
-            release = replace(release, rollout=rollout)
-    offer = offer_device(client, bucket, device, after, now=now, ttl=ttl, release=release)
-    if offer is not None and record_offer(after, offer["version"], now=now)[1]:
-        after, _ = update_state(
-            client, bucket, device, lambda state: record_offer(state, offer["version"], now=now)
-        )
-    return desired_state(after.to_fields(), firmware_offer=offer)
+    try:
+        before = load_state(record)
+        after, changed = report(client, bucket, device, headers, now=now, known=record)
+        if changed and release is not None and after.firmware != before.firmware:
+            rollout = observe_report(client, bucket, device, before, after, now=now,
+                                     release=release)
+            if rollout is not None:
+                release = replace(release, rollout=rollout)
+        offer = offer_device(client, bucket, device, after, now=now, ttl=ttl, release=release)
+        if offer is not None and record_offer(after, offer["version"], now=now)[1]:
+            after, _ = update_state(
+                client, bucket, device,
+                lambda state: record_offer(state, offer["version"], now=now),
+            )
+        return desired_state(after.to_fields(), firmware_offer=offer)
+    except (ClientError, BotoCoreError, Refusal, KeyError, TypeError, ValueError):
+        # S3 down (the upload went to the spool) or a broken document: the upload answer must
+        # not fail for it. Answer the record's state, offer nothing; the camera reports again.
+        log.warning("device %s: state not recorded; answering from the cached record", device,
+                    exc_info=True)
+        return desired_state(record, firmware_offer=None)

@@ -49,7 +49,9 @@ from camcloud.firmware_release import (
     status,
     verify_manifest,
 )
-from camcloud.s3 import get_json, iter_keys, put_json
+from camcloud.s3 import get_json, iter_keys, make_client, put_json
+from camcloud.settings import Settings
+from tests.support import free_port
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 TTL = 300
@@ -482,3 +484,23 @@ def test_a_camera_without_v11_headers_gets_an_answer_and_costs_no_write(
         FirmwareState()
     )
     json.dumps(answer)  # the answer is plain JSON
+
+
+def test_an_answer_never_fails_when_s3_is_down(s3, settings, private_key, image_file, cameras,
+                                               caplog):
+    # Given the record the ingest holds and a camera reporting a new config version
+    record = get_json(s3, settings.bucket, "devices/cam-1.json")
+    release = publish(s3, settings.bucket, image_file, "1.2.0", private_key, now=NOW)
+    # When S3 cannot be reached (nothing listens on the endpoint's port)
+    down = make_client(
+        Settings.from_env({"CAMCLOUD_BUCKET": settings.bucket,
+                           "CAMCLOUD_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}"}),
+        retries={"max_attempts": 1}, connect_timeout=1,
+    )
+    answer = state_for_answer(down, settings.bucket, "cam-1",
+                              {"X-Config-Version": "1", "X-Firmware": "1.0.0"},
+                              record=record, now=NOW, ttl=TTL, release=release)
+    # Then the camera still gets its state from the record, without an offer
+    assert answer == {"config": DeviceState().config.to_json(), "commands": [],
+                      "firmware": None}
+    assert "state not recorded" in caplog.text
