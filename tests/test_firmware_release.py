@@ -151,6 +151,46 @@ def test_the_signature_covers_the_documented_message(private_key):
     assert len(signature) == 128
 
 
+# The vector of docs/device-management.md, for the firmware's host tests: seed 00 01 .. 1f.
+VECTOR_IMAGE = b"\xe9" + b"camcloud test image\n" * 3
+VECTOR_PUBLIC_KEY = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+VECTOR_SIGNATURE = (
+    "961853a1678f4739073ba81a8437158c3d208b242fd07737d3c4d1b212afb5e1"
+    "f435b840e497e72a7bdcb042c8e03a260442a822ed06feee19b432b371a04c01"
+)
+
+
+def test_the_documented_test_vector_still_holds():
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    assert public_key_bytes(key).hex() == VECTOR_PUBLIC_KEY
+    assert sign(VECTOR_IMAGE, key, version="1.2.0") == VECTOR_SIGNATURE
+
+
+def test_openssl_verifies_the_signed_message_and_reads_the_key_file(tmp_path, private_key):
+    # An independent Ed25519 implementation (OpenSSL's) agrees on message, key and signature.
+    signature = sign(IMAGE, private_key, version="1.2.0")
+    digest = hashlib.sha256(IMAGE).hexdigest()
+    (tmp_path / "message").write_bytes(
+        f"camcloud-fw-v1\n1.2.0\n{len(IMAGE)}\n{digest}\n0\n".encode()
+    )
+    (tmp_path / "signature").write_bytes(bytes.fromhex(signature))
+    public_der = subprocess.run(
+        ["openssl", "pkey", "-in", str(tmp_path / "fw.key"), "-pubout", "-outform", "DER"],
+        check=True, capture_output=True,
+    ).stdout
+    assert public_der[-32:] == public_key_bytes(private_key)
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(tmp_path / "fw.key"), "-pubout",
+         "-out", str(tmp_path / "public.pem")], check=True,
+    )
+    verified = subprocess.run(
+        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(tmp_path / "public.pem"),
+         "-rawin", "-in", str(tmp_path / "message"), "-sigfile", str(tmp_path / "signature")],
+        capture_output=True, text=True,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
 @pytest.mark.parametrize(
     ("candidate", "running_version", "newer"),
     [("1.2.0", "1.1.9", True), ("1.10.0", "1.9.0", True), ("1.2", "1.2.0", False),
