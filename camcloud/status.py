@@ -1,9 +1,10 @@
 """The last-seen summary: what the ingest and the thumbnailer saw of each camera, for the alerts.
 
 Each writing process (an ingest worker, a thumbnailer container) keeps a :class:`StatusRecorder`
-in memory and writes it as ONE object, ``status/{writer}.json``, at most once a minute when
-something urgent happened (a camera back after a silence, an error record, a failed firmware
-update) and otherwise at most every ``max_interval`` seconds (5 minutes) while anything changed.
+in memory and writes it as ONE object, ``status/{writer}.json``: at most once a minute when
+something urgent happened (the first error record of a streak, a failed firmware update), else
+at most every ``max_interval`` seconds (5 minutes) while anything changed, never when nothing
+did.
 The document is cumulative since the process started, so a check that misses a write loses
 nothing: counters only grow, times only advance, and the recent upload samples form a ring.
 
@@ -100,8 +101,11 @@ class StatusRecorder:
     """Accumulates per-camera last-seen facts in memory and writes them as one object when due.
 
     Thread-safe (gunicorn's gthread workers call it from many threads). ``clock`` returns Unix
-    seconds; tests inject their own. ``urgent_gap``: a camera heard from again after this many
-    seconds of silence makes the next write urgent, so that its recovery is seen quickly.
+    seconds; tests inject their own. Uploads and check-ins are written within ``max_interval``;
+    the first error record of a streak and a failed firmware update within ``min_interval``.
+    Uploads are deliberately never urgent: with several workers each sees a random share of a
+    camera's uploads, so a long gap at one worker says nothing, and a write a minute per worker
+    would cost more than the whole alert budget (docs/alerts-and-sharing.md).
     """
 
     def __init__(
@@ -111,7 +115,6 @@ class StatusRecorder:
         clock: Callable[[], float] = time.time,
         min_interval: float = 60.0,
         max_interval: float = 300.0,
-        urgent_gap: float = 600.0,
         max_cameras: int = 10_000,
     ) -> None:
         self.writer = check_writer(writer)
@@ -119,7 +122,6 @@ class StatusRecorder:
         self._clock = clock
         self._min_interval = min_interval
         self._max_interval = max_interval
-        self._urgent_gap_ms = _ms(urgent_gap)
         self._max_cameras = max_cameras
         self._cameras: dict[str, _Camera] = {}
         self._lock = threading.Lock()
@@ -139,12 +141,6 @@ class StatusRecorder:
             camera = self._cameras[device] = _Camera()
         return camera
 
-    def _contact(self, camera: _Camera, at_ms: int) -> None:
-        previous = camera.last_contact()
-        if previous is None or at_ms - previous >= self._urgent_gap_ms:
-            self._urgent = True
-        self._dirty = True
-
     def note_upload(
         self,
         device: str,
@@ -163,7 +159,7 @@ class StatusRecorder:
         firmware = telemetry.get("firmware")
         with self._lock:
             camera = self._camera(device)
-            self._contact(camera, received_ms)
+            self._dirty = True
             camera.uploads += 1
             camera.last_upload = max(camera.last_upload or 0, received_ms)
             camera.samples.append([
@@ -182,7 +178,7 @@ class StatusRecorder:
         at_ms = _ms(at)
         with self._lock:
             camera = self._camera(device)
-            self._contact(camera, at_ms)
+            self._dirty = True
             camera.last_checkin = max(camera.last_checkin or 0, at_ms)
 
     def note_processed(
@@ -196,10 +192,13 @@ class StatusRecorder:
             if ok:
                 camera.last_ok = max(camera.last_ok or 0, at_ms)
             else:
+                # The first error record after good ones is urgent; the rest of a streak is not
+                # (a broken camera must not turn into a write a minute).
+                if camera.last_error is None or (camera.last_ok or 0) > camera.last_error:
+                    self._urgent = True
                 camera.errors += 1
                 camera.last_error = max(camera.last_error or 0, at_ms)
                 camera.error_code = error_code
-                self._urgent = True
             self._dirty = True
 
     def note_ota(self, device: str, *, at: float, result: str, version: str | None = None) -> None:

@@ -68,20 +68,25 @@ def test_first_upload_is_written_at_once_then_at_most_every_five_minutes(s3: Any
     assert len(document["cameras"]["cam-1"]["samples"]) == status.SAMPLES_KEPT
 
 
-def test_camera_back_after_silence_is_written_within_a_minute(s3: Any) -> None:
-    # Given a recorder that has just written a camera's upload
+def test_first_error_record_is_written_within_a_minute_the_rest_of_the_streak_is_not(
+    s3: Any,
+) -> None:
+    # Given a thumbnailer's recorder that has just written a good capture
     clock = Clock()
-    recorder = status.StatusRecorder("ingest-host-1", clock=clock)
-    recorder.note_upload("cam-1", received_at=clock())
+    recorder = status.StatusRecorder("thumbnailer-1", clock=clock)
+    recorder.note_processed("cam-1", at=clock(), ok=True)
     assert recorder.flush_if_due(s3, BUCKET)
-    # When another camera, silent for longer than the urgent gap, is heard from 70 s later
-    clock.advance(30)
-    recorder.note_upload("cam-2", received_at=clock())
-    assert not recorder.flush_if_due(s3, BUCKET)  # never more than once a minute
-    clock.advance(40)
-    # Then the write is due after one minute, not five
-    assert recorder.flush_if_due(s3, BUCKET)
-    assert "cam-2" in get_json(s3, BUCKET, "status/ingest-host-1.json")["cameras"]
+    # When the camera's captures turn into error records, one every 20 seconds
+    written = []
+    for _ in range(30):
+        clock.advance(20)
+        recorder.note_processed("cam-1", at=clock(), ok=False, error_code="truncated")
+        if recorder.flush_if_due(s3, BUCKET):
+            written.append(clock())
+    # Then the first error is written after a minute (never sooner), the streak every 5 minutes
+    first = clock() - 600
+    assert [t - first for t in written] == [60, 360]
+    assert get_json(s3, BUCKET, "status/thumbnailer-1.json")["cameras"]["cam-1"]["errors"] == 18
 
 
 def test_nothing_new_means_no_write(s3: Any) -> None:

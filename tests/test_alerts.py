@@ -1,0 +1,397 @@
+"""Alerts: incidents opened once and closed once, learned intervals, quiet hours, request counts.
+
+Cameras, ingest workers and the thumbnailer are simulated with the real StatusRecorder on an
+injected clock against moto; deliveries go to a recording function (the Apprise side is tested
+against a loopback webhook in test_notify.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from camcloud import alerts
+from camcloud.alerts import DeliveryReport, Outgoing, TargetRule
+from camcloud.s3 import get_json, put_json
+from camcloud.status import StatusRecorder
+from tests.conftest import BUCKET
+from tests.test_status import Clock, RequestCounter
+
+# 2026-11-30 12:00:00 UTC
+NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).timestamp()
+PERIOD = 300.0  # the schedule's default: one check every 5 minutes
+
+
+class Mailbox:
+    """A deliver function that records what it was given; targets in ``failing`` refuse."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+        self.failing: set[str] = set()
+
+    def __call__(self, batch: list[Outgoing]) -> list[DeliveryReport]:
+        reports = []
+        for message in batch:
+            if message.target_id in self.failing:
+                reports.append(DeliveryReport(message.target_id, message.message_ids, False,
+                                              "HTTP 503 from the service", 3))
+            else:
+                self.sent.append(message)
+                reports.append(DeliveryReport(message.target_id, message.message_ids, True))
+        return reports
+
+    def titles(self, target_id: str = "phone") -> list[str]:
+        return [m.title for m in self.sent if m.target_id == target_id]
+
+
+class Fleet:
+    """Cameras uploading through ``workers`` ingest workers, a thumbnailer, and the check."""
+
+    def __init__(self, s3: Any, clock: Clock, intervals: dict[str, float], *, workers: int = 1,
+                 targets: Iterable[TargetRule] = (TargetRule("phone"),)) -> None:
+        self.s3 = s3
+        self.clock = clock
+        self.intervals = intervals
+        self.ingest = [StatusRecorder(f"ingest-host-1-w{n}", clock=clock) for n in range(workers)]
+        self.thumbnailer = StatusRecorder("thumbnailer-1", clock=clock)
+        self._round_robin = itertools.cycle(self.ingest)
+        # Spread the cameras' phases so that they do not all upload in the same second.
+        self.next_upload = {device: clock() + (n * 7) % interval
+                            for n, (device, interval) in enumerate(intervals.items())}
+        self.stopped: set[str] = set()
+        self.telemetry: dict[str, dict[str, Any]] = {}
+        self.broken: set[str] = set()
+        self.targets = list(targets)
+        self.mailbox = Mailbox()
+        self.results: list[alerts.CheckResult] = []
+        self.dlq_depth: int | None = None
+        self.next_check = clock() + PERIOD
+
+    def run(self, seconds: float, step: float = 10.0) -> None:
+        """Let time pass: uploads when due, summary writes when due, a check every 5 minutes."""
+        end = self.clock() + seconds
+        while self.clock() < end:
+            self.clock.advance(step)
+            now = self.clock()
+            for device, due in self.next_upload.items():
+                if now >= due:
+                    self.next_upload[device] = due + self.intervals[device]
+                    if device not in self.stopped:
+                        self.upload(device, now)
+            for recorder in [*self.ingest, self.thumbnailer]:
+                recorder.flush_if_due(self.s3, BUCKET)
+            if now >= self.next_check:
+                self.next_check += PERIOD
+                self.check()
+
+    def upload(self, device: str, now: float) -> None:
+        """One capture through the ingest, then the thumbnailer's verdict on it."""
+        next(self._round_robin).note_upload(device, received_at=now, captured_at=now,
+                                            telemetry=self.telemetry.get(device))
+        self.thumbnailer.note_processed(device, at=now + 2, ok=device not in self.broken,
+                                        error_code="truncated" if device in self.broken else None)
+
+    def check(self) -> alerts.CheckResult:
+        """One pass of the alert check."""
+        result = alerts.check(self.s3, BUCKET, now=self.clock(), targets=self.targets,
+                              deliver=self.mailbox, dlq_depth=self.dlq_depth)
+        self.results.append(result)
+        return result
+
+    def opened(self, kind: str) -> list[dict[str, Any]]:
+        return [i for r in self.results for i in r.opened if i["kind"] == kind]
+
+    def closed(self, kind: str) -> list[dict[str, Any]]:
+        return [i for r in self.results for i in r.closed if i["kind"] == kind]
+
+
+def test_silent_camera_opens_one_incident_and_its_recovery_closes_it_once(s3: Any) -> None:
+    # Given a camera sending every 5 minutes, checked every 5 minutes for 3 hours
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"cam-1": 300})
+    fleet.run(3 * 3600)
+    assert fleet.opened("silent") == []
+    # When it goes quiet for 2 hours (24 checks), then sends again for 2 hours
+    fleet.stopped.add("cam-1")
+    fleet.run(2 * 3600)
+    fleet.stopped.clear()
+    fleet.run(2 * 3600)
+    # Then one incident opened (within one check period of 3 intervals) and closed once
+    opened, closed = fleet.opened("silent"), fleet.closed("silent")
+    assert len(opened) == 1 and len(closed) == 1
+    last_upload = NOON + 3 * 3600 - (NOON + 3 * 3600 - NOON) % 300
+    assert 900 < (opened[0]["opened_at"] / 1000 - last_upload) <= 900 + PERIOD + 60
+    assert "usually every 5 min" in opened[0]["detail"]
+    assert "back" in closed[0]["close_title"]
+    # And the target got exactly those two messages
+    assert fleet.mailbox.titles() == ["cam-1 is silent", "cam-1 is back"]
+    assert alerts.open_incidents(s3, BUCKET) == []
+    history = alerts.history(s3, BUCKET, "cam-1")
+    assert [(h["kind"], bool(h.get("closed_at"))) for h in history] == [("silent", True)]
+
+
+def test_learned_interval_ignores_bursts_and_late_captures(s3: Any) -> None:
+    # Given a camera sending every 10 minutes, with bursts of 5 frames 2 s apart and a backlog
+    # replay of old captures now and then
+    clock = Clock(NOON)
+    recorder = StatusRecorder("ingest-1", clock=clock)
+    for n in range(18):
+        recorder.note_upload("cam-1", received_at=clock(), captured_at=clock())
+        if n % 3 == 0:
+            for _ in range(4):
+                clock.advance(2)
+                recorder.note_upload("cam-1", received_at=clock(), captured_at=clock())
+        if n % 5 == 0:
+            recorder.note_upload("cam-1", received_at=clock() + 30, captured_at=clock() - 7200)
+        recorder.flush(s3, BUCKET)
+        clock.advance(600 - (8 if n % 3 == 0 else 0))
+        alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    # When the camera then stays quiet for 25 minutes: no alarm (3 x 10 min = 30 min)
+    clock.advance(25 * 60 - 600)
+    quiet = alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    assert quiet.opened == []
+    # Then at 35 minutes it is silent, described with its learned interval
+    clock.advance(10 * 60)
+    silent = alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    assert [i["kind"] for i in silent.opened] == ["silent"]
+    assert "usually every 10 min" in silent.opened[0]["detail"]
+
+
+def test_configured_interval_wins_with_the_floor(s3: Any) -> None:
+    # Given a camera whose configured interval (from the device's desired state) is one minute
+    clock = Clock(NOON)
+    recorder = StatusRecorder("ingest-1", clock=clock)
+    recorder.note_upload("cam-1", received_at=clock(), interval_s=60)
+    recorder.flush(s3, BUCKET)
+    # When it has sent nothing for 9 minutes: not yet (the floor is 10 minutes)
+    clock.advance(9 * 60)
+    assert alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox()).opened == []
+    # Then at 11 minutes it is silent, without waiting to learn anything
+    clock.advance(2 * 60)
+    result = alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    assert [i["id"] for i in result.opened] == ["silent:cam-1"]
+
+
+def test_a_new_camera_is_not_called_silent_before_its_interval_is_known(s3: Any) -> None:
+    # Given a camera heard from once (an hourly time-lapse camera, say)
+    clock = Clock(NOON)
+    recorder = StatusRecorder("ingest-1", clock=clock)
+    recorder.note_upload("cam-1", received_at=clock())
+    recorder.flush(s3, BUCKET)
+    # When an hour passes: no alarm; only after the unlearned patience of 6 hours
+    clock.advance(3600)
+    assert alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox()).opened == []
+    clock.advance(5 * 3600 + 60)
+    assert alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox()).opened != []
+
+
+def test_captures_turning_into_error_records_open_and_close_one_incident(s3: Any) -> None:
+    # Given a healthy camera
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"cam-1": 60})
+    fleet.run(1800)
+    # When its captures become error records for 20 minutes, then good again
+    fleet.broken.add("cam-1")
+    fleet.run(1200)
+    fleet.broken.clear()
+    fleet.run(1800)
+    # Then one incident says why, and one message says it is over
+    assert len(fleet.opened("errors")) == 1 and len(fleet.closed("errors")) == 1
+    assert "truncated" in fleet.opened("errors")[0]["detail"]
+    assert fleet.mailbox.titles() == ["cam-1: captures are failing",
+                                      "cam-1: captures are good again"]
+
+
+def test_lost_frames_open_an_incident_that_closes_after_an_hour_without_loss(s3: Any) -> None:
+    # Given a camera reporting frames_lost (a count since boot) with each capture
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"cam-1": 120})
+    fleet.telemetry["cam-1"] = {"frames_lost": 0}
+    fleet.run(1800)
+    # When the count rises by 3 across captures, then stays put
+    fleet.telemetry["cam-1"] = {"frames_lost": 3}
+    fleet.run(3 * 3600)
+    # Then one incident opened and closed
+    assert len(fleet.opened("frames_lost")) == 1 and len(fleet.closed("frames_lost")) == 1
+    assert "3 lost" in fleet.opened("frames_lost")[0]["detail"]
+
+
+def test_falling_heap_opens_and_a_reboot_closes(s3: Any) -> None:
+    # Given a camera whose largest free heap block shrinks capture after capture
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"cam-1": 120})
+    for heap in range(110_000, 40_000, -5_000):
+        fleet.telemetry["cam-1"] = {"max_alloc_heap": heap}
+        fleet.run(120)
+    fleet.run(600)
+    assert len(fleet.opened("heap_falling")) == 1
+    # When it reboots and the block is large again
+    fleet.telemetry["cam-1"] = {"max_alloc_heap": 108_000}
+    fleet.run(1800)
+    # Then the incident closes, once
+    assert len(fleet.closed("heap_falling")) == 1
+    assert len(fleet.opened("heap_falling")) == 1
+
+
+def test_failed_firmware_update_opens_and_a_good_one_closes(s3: Any) -> None:
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"cam-1": 120})
+    fleet.run(600)
+    # Given a camera reporting a failed update
+    fleet.ingest[0].note_ota("cam-1", at=clock(), result="failed:signature", version="1.5.0")
+    fleet.run(1800)
+    assert len(fleet.opened("ota_failed")) == 1
+    assert "failed:signature" in fleet.opened("ota_failed")[0]["detail"]
+    # When it later reports success
+    fleet.ingest[0].note_ota("cam-1", at=clock(), result="ok", version="1.5.1")
+    fleet.run(900)
+    # Then one closing message
+    assert len(fleet.closed("ota_failed")) == 1 and len(fleet.opened("ota_failed")) == 1
+
+
+def test_dead_letter_queue_depth_opens_and_empties(s3: Any) -> None:
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"cam-1": 300})
+    fleet.dlq_depth = 2
+    fleet.run(1800)
+    fleet.dlq_depth = None  # unknown (the queue could not be read): leave it as it is
+    fleet.run(900)
+    fleet.dlq_depth = 0
+    fleet.run(900)
+    assert len(fleet.opened("dlq")) == 1 and len(fleet.closed("dlq")) == 1
+    assert alerts.history(s3, BUCKET, alerts.SYSTEM)[0]["kind"] == "dlq"
+
+
+def test_quiet_hours_hold_messages_and_send_one_digest_when_they_end(s3: Any) -> None:
+    # Given two targets, one with quiet hours 22:00-07:00 UTC, and a camera that is silent from
+    # about 22:30 to 01:00
+    evening = datetime(2026, 11, 30, 21, 0, tzinfo=UTC).timestamp()
+    clock = Clock(evening)
+    fleet = Fleet(s3, clock, {"cam-1": 300},
+                  targets=[TargetRule("phone"), TargetRule("mail", "22:00-07:00", "UTC")])
+    fleet.run(5400)
+    fleet.stopped.add("cam-1")
+    fleet.run(9000)
+    fleet.stopped.clear()
+    # When the night passes (until 07:10)
+    fleet.run(datetime(2026, 12, 1, 7, 10, tzinfo=UTC).timestamp() - clock())
+    # Then the phone got both messages as they happened; the quiet target one digest at 07:00
+    assert fleet.mailbox.titles("phone") == ["cam-1 is silent", "cam-1 is back"]
+    digest = [m for m in fleet.mailbox.sent if m.target_id == "mail"]
+    assert len(digest) == 1 and digest[0].title == "camcloud: 2 alerts"
+    assert "cam-1 is silent" in digest[0].body and "cam-1 is back" in digest[0].body
+    assert sum(r.held for r in fleet.results) > 0
+
+
+def test_failing_target_keeps_its_message_and_gets_it_once_it_works(s3: Any) -> None:
+    # Given a target that fails while a camera goes silent
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"cam-1": 300}, targets=[TargetRule("phone"), TargetRule("hook")])
+    fleet.run(3600)
+    fleet.mailbox.failing.add("hook")
+    fleet.stopped.add("cam-1")
+    fleet.run(1800)
+    # Then the other target got its message, and the failure is reported with the reason
+    assert fleet.mailbox.titles("phone") == ["cam-1 is silent"]
+    assert ("hook", "HTTP 503 from the service") in [f for r in fleet.results for f in r.failures]
+    # When the target works again
+    fleet.mailbox.failing.clear()
+    fleet.run(600)
+    # Then it gets the message once, late, and never twice
+    fleet.run(1200)
+    assert fleet.mailbox.titles("hook") == ["cam-1 is silent"]
+
+
+def test_concurrent_check_that_loses_the_state_race_sends_nothing(s3: Any) -> None:
+    # Given a camera gone silent
+    clock = Clock(NOON)
+    recorder = StatusRecorder("ingest-1", clock=clock)
+    recorder.note_upload("cam-1", received_at=clock(), interval_s=60)
+    recorder.flush(s3, BUCKET)
+    alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    clock.advance(3600)
+    # When another check writes the state between this check's read and its write
+    def other_check_writes(**_: Any) -> None:
+        s3.meta.events.unregister("after-call.s3.GetObject", other_check_writes)
+        put_json(s3, BUCKET, alerts.STATE_KEY, get_json(s3, BUCKET, alerts.STATE_KEY) | {"x": 1})
+
+    s3.meta.events.register("after-call.s3.GetObject", other_check_writes)
+    mailbox = Mailbox()
+    result = alerts.check(s3, BUCKET, now=clock(), targets=[TargetRule("phone")],
+                          deliver=mailbox)
+    # Then this check stops before sending anything: the winner sends
+    assert result.raced and mailbox.sent == []
+
+
+def test_removed_camera_is_forgotten_without_a_message(s3: Any) -> None:
+    clock = Clock(NOON)
+    recorder = StatusRecorder("ingest-1", clock=clock)
+    recorder.note_upload("cam-1", received_at=clock(), interval_s=60)
+    recorder.flush(s3, BUCKET)
+    clock.advance(3600)
+    mailbox = Mailbox()
+    result = alerts.check(s3, BUCKET, now=clock(), targets=[TargetRule("phone")],
+                          deliver=mailbox, devices=["cam-2"])
+    assert result.opened == [] and mailbox.sent == []
+    assert "cam-1" not in get_json(s3, BUCKET, alerts.STATE_KEY)["cameras"]
+
+
+@pytest.mark.parametrize("text", ["22:00", "25:00-07:00", "22:00-22:00", "7-8", "aa:bb-cc:dd"])
+def test_malformed_quiet_hours_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="quiet hours"):
+        alerts.parse_quiet_hours(text)
+
+
+def test_quiet_hours_follow_the_target_time_zone() -> None:
+    target = TargetRule("t", "22:00-07:00", "Europe/Berlin")
+    # 21:30 UTC is 22:30 in Berlin (winter): quiet; 06:30 UTC is 07:30 there: not quiet
+    assert target.quiet_at(datetime(2026, 11, 30, 21, 30, tzinfo=UTC).timestamp())
+    assert not target.quiet_at(datetime(2026, 12, 1, 6, 30, tzinfo=UTC).timestamp())
+
+
+# S3 request prices (us-east-1): GET $0.0004 per 1,000; PUT, COPY, POST, LIST $0.005 per 1,000.
+GET_PRICE = 0.0004 / 1000
+PUT_PRICE = 0.005 / 1000
+CHECKS_PER_MONTH = 30 * 24 * 3600 / PERIOD  # 8,640
+
+
+def test_request_count_per_check_for_100_cameras_stays_within_the_cost_bar(s3: Any) -> None:
+    # Given 100 cameras (intervals from 1 to 10 minutes) behind 2 ingest workers and a
+    # thumbnailer, running for an hour so that every interval is learned
+    clock = Clock(NOON)
+    intervals = {f"cam-{n}": 60.0 * (1 + n % 10) for n in range(100)}
+    fleet = Fleet(s3, clock, intervals, workers=2)
+    fleet.run(3600)
+    counter = RequestCounter(s3)
+    writes_before = sum(r.writes for r in [*fleet.ingest, fleet.thumbnailer])
+    # When it runs for two more hours (24 checks) with every camera healthy
+    fleet.run(2 * 3600)
+    steady = counter.calls.copy()
+    writer_puts = sum(r.writes for r in [*fleet.ingest, fleet.thumbnailer]) - writes_before
+    # Then each check is one listing, the state plus the 3 summaries, and one state write
+    checks = 24
+    check_gets = steady["GetObject"]
+    check_puts = steady["PutObject"] - writer_puts + steady["ListObjectsV2"]
+    assert steady["ListObjectsV2"] == checks
+    assert check_gets <= checks * (1 + 3)
+    assert check_puts <= checks * 2
+    assert fleet.opened("silent") == []
+    # When ten cameras go silent at once: the pass that opens the incidents costs a few more
+    counter.reset()
+    fleet.stopped.update(f"cam-{n}" for n in range(10))
+    fleet.run(3600)
+    assert len(fleet.opened("silent")) == 10
+    # And the month at one check every 5 minutes costs at most $0.50 in S3 requests
+    per_check_gets = check_gets / checks
+    per_check_puts = check_puts / checks
+    writer_puts_per_month = writer_puts / 2 * 24 * 30
+    monthly = (CHECKS_PER_MONTH * (per_check_gets * GET_PRICE + per_check_puts * PUT_PRICE)
+               + writer_puts_per_month * PUT_PRICE)
+    print(f"\nper check: {per_check_gets:.2f} GET, {steady['ListObjectsV2'] / checks:.2f} LIST, "
+          f"{(steady['PutObject'] - writer_puts) / checks:.2f} PUT; summary writes per hour: "
+          f"{writer_puts / 2:.1f} (3 writers); monthly: ${monthly:.3f}")
+    assert monthly <= 0.50
