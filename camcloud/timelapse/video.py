@@ -110,6 +110,9 @@ class Encoder:
         )
         stream.width, stream.height = size
         stream.pix_fmt = PIX_FMT
+        # Frame threads, as the ffmpeg command line uses (PyAV's default is slice threads,
+        # which cost throughput and compression).
+        stream.codec_context.thread_type = "AUTO"
         stream.codec_context.time_base = Fraction(1, options.fps)
         self._stream = stream
 
