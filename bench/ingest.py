@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py                        # ~2 minutes
     .venv/bin/python bench/ingest.py --seconds 3 --rounds 1  # ~40 s
+    .venv/bin/python bench/ingest.py --plain-boto3           # originals via boto3 put_object
 
 The S3 stand-in is nginx on loopback (config written to a temporary directory, run in the
 foreground as a child process): every PUT is read and answered 200 with an ETag, HEAD/GET of
@@ -17,6 +18,9 @@ of the server (master + workers) under 32 concurrent 8 MiB uploads. The bare bot
 32-connection measurements alternate ``--rounds`` times and the best of each is shown, so
 that a neighbour's burst on a shared machine does not land on one side of the ratio only.
 SPEC goals: ratio >= 0.7, p99 <= 50 ms, memory bounded.
+
+``--plain-boto3`` runs the ingest with ``CAMCLOUD_S3_FAST_PUT=off``: originals are stored with
+boto3's ``put_object`` instead of the hand signer of ``ingest/s3put.py`` (issue 12 item 6).
 """
 
 from __future__ import annotations
@@ -233,11 +237,13 @@ def bare_boto3_rate(endpoint: str, body: bytes, processes: int, seconds: float) 
 class Server:
     """gunicorn with deploy/gunicorn.conf.py, as the systemd unit runs it."""
 
-    def __init__(self, endpoint: str, workdir: Path) -> None:
+    def __init__(self, endpoint: str, workdir: Path, *, plain_boto3: bool = False) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAMCLOUD_")}
         env.update(FAKE_AWS)
         env.update(bench_settings(endpoint, workdir / "spool"))
+        if plain_boto3:
+            env["CAMCLOUD_S3_FAST_PUT"] = "off"
         self.log_path = workdir / "gunicorn.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -478,6 +484,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds of bare boto3 and ingest at 32 connections")
+    parser.add_argument("--plain-boto3", action="store_true",
+                        help="the ingest stores originals with boto3 put_object, not its signer")
     arguments = parser.parse_args()
     seconds = arguments.seconds
     rounds = max(1, arguments.rounds)
@@ -497,11 +505,13 @@ def main() -> None:
 
         print(f"ingest benchmark: {os.cpu_count()} CPUs, gunicorn {workers} workers x "
               f"{threads} threads (deploy/gunicorn.conf.py), S3 stand-in nginx :{nginx.port}")
+        print("originals stored with " + ("boto3 put_object (--plain-boto3)"
+                                          if arguments.plain_boto3 else "ingest/s3put.py"))
         print(f"upload: {len(image) / 1000:.0f} kB JPEG, {seconds:.0f} s per measurement, best of "
               f"{rounds} alternating rounds for bare boto3 and 32 connections; load average "
               f"before: {os.getloadavg()[0]:.1f}\n")
 
-        server = Server(nginx.url, workdir)
+        server = Server(nginx.url, workdir, plain_boto3=arguments.plain_boto3)
         try:
             # Warm up: each worker's S3 client, each camera's registry record.
             load(server.port, 8, image, 1.5, "warm")

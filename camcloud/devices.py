@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from camcloud import layout
+from camcloud.bounded import BoundedDict
 from camcloud.s3 import get_json, iter_keys, put_json
 
 KEY_PREFIX = "cc1"
@@ -104,7 +104,9 @@ def check_key(record: DeviceRecord, key: str, claimed_device: str | None = None)
 class DeviceRegistry:
     """Device records in S3, with a short read cache so the ingest costs no GET per upload.
 
-    The cache holds a record for ``cache_seconds``, so a revocation takes effect within that.
+    The cache holds a record for ``cache_seconds``, so a revocation takes effect within that,
+    and "no such device" for ``miss_seconds`` only; at most ``max_cached`` ids (the least
+    recently used go), since the ids come from whoever sends a request.
     """
 
     def __init__(
@@ -114,27 +116,29 @@ class DeviceRegistry:
         *,
         cache_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        max_cached: int = 10_000,
+        miss_seconds: float = 5.0,
     ) -> None:
         self._client = client_factory
         self._bucket = bucket
         self._cache_seconds = cache_seconds
+        self._miss_seconds = min(miss_seconds, cache_seconds)
         self._clock = clock
-        self._cache: dict[str, tuple[float, DeviceRecord | None]] = {}
-        self._lock = threading.Lock()
+        self._cache: BoundedDict[str, tuple[float, DeviceRecord | None]] = BoundedDict(max_cached)
 
     def get(self, device: str, *, fresh: bool = False) -> DeviceRecord | None:
         """The record of ``device``, or None; cached unless ``fresh``."""
         layout.check_device_id(device)
         now = self._clock()
         if not fresh:
-            with self._lock:
-                cached = self._cache.get(device)
-            if cached is not None and now - cached[0] < self._cache_seconds:
-                return cached[1]
+            cached = self._cache.get(device)
+            if cached is not None:
+                ttl = self._cache_seconds if cached[1] is not None else self._miss_seconds
+                if now - cached[0] < ttl:
+                    return cached[1]
         document = get_json(self._client(), self._bucket, layout.device_key(device))
         record = None if document is None else DeviceRecord.from_json(document)
-        with self._lock:
-            self._cache[device] = (now, record)
+        self._cache.put(device, (now, record))
         return record
 
     def add(
@@ -219,5 +223,4 @@ class DeviceRegistry:
         return record
 
     def _forget(self, device: str) -> None:
-        with self._lock:
-            self._cache.pop(device, None)
+        self._cache.pop(device)

@@ -97,6 +97,8 @@ class Settings:
     rate_burst: int = _setting(_positive_int, 10)
     presign_ttl: int = _setting(_positive_int, 900)
     key_cache_seconds: float = _setting(_positive_float, 30.0)
+    # Ingest: device ids whose record (or absence) is cached, least recently used dropped.
+    key_cache_entries: int = _setting(_positive_int, 10_000)
     # Ingest: failed authentications allowed per client address before it gets 429s.
     auth_failures_per_minute: float = _setting(_positive_float, 30.0)
     auth_failure_burst: int = _setting(_positive_int, 20)

@@ -53,7 +53,7 @@ def declared_length(headers: Headers) -> int | None:
     raw = headers.get("Content-Length")
     if raw is None:
         return None
-    text = raw.strip()
+    text = raw.strip(" \t")  # HTTP's optional whitespace, not every Unicode space
     if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise Refusal(400, "bad_content_length", "Content-Length must be a whole number")
     return int(text)

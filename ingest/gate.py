@@ -47,12 +47,13 @@ class FailureLimiter:
                       {"Retry-After": str(seconds)})
 
     def failed(self, address: str | None) -> None:
-        """Count a failed authentication from ``address``."""
+        """Count a failed authentication from ``address``; 429 if that was one too many."""
         if address is None:
             return
         wait = self._budget.acquire(address)
         if wait:
             self._blocked.put(address, self._clock() + wait)
+            self.check(address)
 
 
 class Gate:
@@ -66,7 +67,10 @@ class Gate:
 
     def admit(self, key: str | None, claimed_device: str | None,
               address: str | None) -> DeviceRecord:
-        """The device allowed to upload now; Refusal (401/403/429/503) otherwise."""
+        """The device allowed to upload now; Refusal (401/403/429/503) otherwise.
+
+        An address past its failure budget gets 429 before its key is looked at: no S3 read.
+        """
         self._failures.check(address)
         try:
             device = self._auth.authenticate(key, claimed_device)

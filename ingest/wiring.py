@@ -93,7 +93,7 @@ def build_services(settings: Settings, client: Any = None, clock: Clock | None =
     metrics = Metrics(root / "metrics" if usable else None)
     health = S3Health(s3.get, settings.bucket, clock=clock.monotonic)
     registry = DeviceRegistry(s3.get, settings.bucket, cache_seconds=settings.key_cache_seconds,
-                              clock=clock.monotonic)
+                              clock=clock.monotonic, max_cached=settings.key_cache_entries)
     auth = Authenticator(registry, health, root / "devices" if usable else None)
     auth.prepare()
 

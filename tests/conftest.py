@@ -94,6 +94,23 @@ def ingest_client(ingest_app: Any) -> Any:
     return ingest_app.test_client()
 
 
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 in server mode for the module (the ingest tests: never together with ``aws``)."""
+    from tests.ingest_support import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def ingest_bucket(moto_endpoint: str, tmp_path: Path) -> Any:
+    """A fresh bucket on the module's moto server, with a spool in the test's directory."""
+    from tests.ingest_support import new_bucket
+
+    return new_bucket(moto_endpoint, tmp_path / "spool")
+
+
 @pytest.fixture
 def gallery_user(s3: Any, settings: Settings) -> tuple[str, str]:
     """A gallery login: (user name, password)."""

@@ -6,6 +6,7 @@ two share moto's global state, and a fault-injecting proxy needs a real socket t
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import socket
@@ -23,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+from werkzeug.datastructures import Headers
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from camcloud.devices import DeviceRegistry
 from camcloud.s3 import make_client
 from camcloud.settings import Settings
-from ingest.service import Clock
+from ingest.service import Clock, Request
 from ingest.wiring import Services
 from tests.support import free_port
 
@@ -163,6 +165,26 @@ class FakeClock:
     def clock(self) -> Clock:
         """The service's view of this clock."""
         return Clock(now=lambda: self.wall, monotonic=lambda: self.mono)
+
+
+def post(http: urllib3.PoolManager, url: str, key: str, body: Any,
+         headers: dict[str, str | None] | None = None, **kwargs: Any) -> Any:
+    """POST /upload to the ingest at ``url`` with the device ``key`` (a None header is left out)."""
+    sent: dict[str, str | None] = {"Authorization": f"Bearer {key}", "Content-Type": "image/jpeg"}
+    sent.update(headers or {})
+    present = {name: value for name, value in sent.items() if value is not None}
+    return http.request("POST", url + "/upload", body=body, headers=present, **kwargs)
+
+
+def upload_request(body: bytes, headers: dict[str, str] | None = None, *,
+                   key: str | None = None, address: str | None = "192.0.2.10") -> Request:
+    """A service-level upload (what the Flask adapter builds from a request)."""
+    sent = Headers({"Content-Type": "image/jpeg", "Content-Length": str(len(body))})
+    if key is not None:
+        sent["Authorization"] = f"Bearer {key}"
+    for name, value in (headers or {}).items():
+        sent[name] = value
+    return Request(sent, io.BytesIO(body), address)
 
 
 def raw_request(port: int, data: bytes, *, timeout: float = 10.0) -> bytes:

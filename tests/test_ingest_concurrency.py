@@ -7,7 +7,6 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,20 +15,13 @@ import urllib3
 from camcloud import layout
 from camcloud.simulate import CameraSimulator
 from tests.conftest import jpeg_bytes
-from tests.ingest_support import Bucket, LiveIngest, moto_server, new_bucket
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """One moto S3 server for the module."""
-    with moto_server() as url:
-        yield url
+from tests.ingest_support import Bucket, LiveIngest
 
 
 @pytest.fixture
-def bucket(endpoint: str, tmp_path: Path) -> Bucket:
-    """A fresh bucket."""
-    return new_bucket(endpoint, tmp_path / "spool")
+def bucket(ingest_bucket: Bucket) -> Bucket:
+    """A fresh bucket (the shared ``ingest_bucket``)."""
+    return ingest_bucket
 
 
 @pytest.fixture

@@ -22,31 +22,23 @@ from tests.ingest_support import (
     FaultProxy,
     GunicornIngest,
     LiveIngest,
-    moto_server,
-    new_bucket,
+    post,
     wait_for,
 )
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    """One moto S3 server for the module."""
-    with moto_server() as url:
-        yield url
-
-
 @pytest.fixture
-def proxy(endpoint: str) -> Iterator[FaultProxy]:
+def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
     """A fault-injecting TCP proxy in front of moto."""
-    fault = FaultProxy(int(endpoint.rsplit(":", 1)[1]))
+    fault = FaultProxy(int(moto_endpoint.rsplit(":", 1)[1]))
     yield fault
     fault.close()
 
 
 @pytest.fixture
-def bucket(endpoint: str, tmp_path: Path) -> Bucket:
+def bucket(ingest_bucket: Bucket) -> Bucket:
     """A fresh bucket (created directly on moto) whose spool is in the test's directory."""
-    return new_bucket(endpoint, tmp_path / "spool")
+    return ingest_bucket
 
 
 def through(bucket: Bucket, proxy: FaultProxy, **changes: Any) -> Any:
@@ -59,13 +51,6 @@ def fast_drainer(live: LiveIngest) -> None:
     drainer = live.services.drainer
     drainer.backoff_max = 0.5
     drainer.idle_poll = 0.2
-
-
-def post(http: urllib3.PoolManager, url: str, key: str, body: bytes,
-         headers: dict[str, str] | None = None) -> Any:
-    """POST /upload."""
-    sent = {"Authorization": f"Bearer {key}", "Content-Type": "image/jpeg", **(headers or {})}
-    return http.request("POST", url + "/upload", body=body, headers=sent)
 
 
 def queued(spool_dir: Path) -> list[str]:
