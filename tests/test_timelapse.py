@@ -15,7 +15,9 @@ from camcloud.timelapse import (
     NoUsableFrames,
     Options,
     RangeTooLong,
+    Result,
     build_daily,
+    build_day_for_all,
     build_timelapse,
     daily_jobs,
     daily_key,
@@ -306,3 +308,18 @@ def test_rebuilding_a_day_overwrites_its_video_and_sidecar(s3: Any) -> None:
     assert timelapse_keys(s3) == ["timelapse/cam-1/2026-11-20.json",
                                   "timelapse/cam-1/2026-11-20.mp4"]
     assert sidecar_key(result.key) == result.sidecar_key
+
+
+def test_local_schedule_builds_every_capturing_camera_and_keeps_refusals(s3: Any) -> None:
+    """Given one camera with daylight captures and one with only dark ones that day, when the
+    day is built for all, then the first has a video and the second's refusal is reported."""
+    seed(s3, BUCKET, "cam-1", MORNING, "a")
+    seed(s3, BUCKET, "night-cam", MORNING, "b", level=5)
+
+    outcomes = build_day_for_all(s3, BUCKET, DAY, clock=clock)
+
+    assert sorted(outcomes) == ["cam-1", "night-cam"]
+    assert isinstance(outcomes["cam-1"], Result) and outcomes["cam-1"].frames_used == 1
+    assert isinstance(outcomes["night-cam"], NoUsableFrames)
+    assert timelapse_keys(s3) == ["timelapse/cam-1/2026-11-20.json",
+                                  "timelapse/cam-1/2026-11-20.mp4"]

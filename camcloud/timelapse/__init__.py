@@ -6,7 +6,13 @@ service the Lambda handler, the command line and the local stack's schedule call
 
 from __future__ import annotations
 
-from camcloud.timelapse.builder import Result, build_daily, build_timelapse, daily_jobs
+from camcloud.timelapse.builder import (
+    Result,
+    build_daily,
+    build_day_for_all,
+    build_timelapse,
+    daily_jobs,
+)
 from camcloud.timelapse.plan import (
     NoUsableFrames,
     Options,
@@ -23,6 +29,7 @@ __all__ = [
     "RangeTooLong",
     "Result",
     "build_daily",
+    "build_day_for_all",
     "build_timelapse",
     "daily_jobs",
     "daily_key",

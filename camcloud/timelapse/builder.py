@@ -306,6 +306,21 @@ def build_daily(
                            time_budget_s=time_budget_s)
 
 
+def build_day_for_all(
+    client: Any, bucket: str, day: date, options: Options | None = None, *, clock: Clock,
+) -> dict[str, Result | Refusal]:
+    """Every capturing camera's video of local ``day``, one after the other (the local stack's
+    schedule; on AWS each camera is its own invocation). A refusal is kept, not raised."""
+    options = options or Options()
+    outcomes: dict[str, Result | Refusal] = {}
+    for device in daily_jobs(client, bucket, day, options.tz):
+        try:
+            outcomes[device] = build_daily(client, bucket, device, day, options, clock=clock)
+        except Refusal as refusal:
+            outcomes[device] = refusal
+    return outcomes
+
+
 def daily_jobs(client: Any, bucket: str, day: date, tz: str) -> list[str]:
     """The cameras that captured anything on local ``day``: 1 LIST + 1 LIST per camera."""
     start, end = day_window(day, tz)
