@@ -4,20 +4,44 @@ Each worker process counts in memory and writes its counters to ``{dir}/{pid}.js
 once a second; ``/metrics`` adds up every file, so the figures do not depend on which worker
 answers the scrape, and they stay monotonic when a worker is recycled: a new worker folds the
 files of workers that have exited into ``archive.json``, so the directory does not grow.
+The text itself is ``prometheus_client``'s, from a custom collector over those sums.
+
+Why not ``prometheus_client``'s own multiprocess mode: it keeps one mmap file per process
+that ever lived and never folds the files of dead processes together (``mark_process_dead``
+only drops live gauges), so with gunicorn recycling workers every ~20,000 requests the
+directory, and the work of every scrape, would grow for the life of the host.
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import CollectorRegistry
+
+from camcloud.files import atomic_write
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+GAUGE_HELP = {
+    "spool_entries": "Captures waiting in the local spool.",
+    "spool_bytes": "Bytes waiting in the local spool.",
+    "spool_max_bytes": "The spool's size limit.",
+    "s3_breaker_open": "1 while uploads go straight to the spool after an S3 failure.",
+}
 FLUSH_SECONDS = 1.0
 
 
@@ -99,9 +123,7 @@ class Metrics:
                 if not exited:
                     return
                 documents = [_read(archive_path)] + [_read(path) for path in exited]
-                temporary = self._directory / ".archive.json.tmp"
-                temporary.write_text(json.dumps(_sum(documents)), encoding="utf-8")
-                os.replace(temporary, archive_path)
+                atomic_write(archive_path, json.dumps(_sum(documents)).encode("utf-8"))
                 for path in exited:
                     path.unlink(missing_ok=True)
         except OSError:
@@ -163,11 +185,8 @@ class Metrics:
             self._flushed_at = time.monotonic()
         if os.getpid() != self._pid:  # forked: start a file of our own
             self._pid = os.getpid()
-        target = self._directory / f"{self._pid}.json"
-        temporary = self._directory / f".{self._pid}.json.tmp"
         try:
-            temporary.write_text(snapshot, encoding="utf-8")
-            os.replace(temporary, target)
+            atomic_write(self._directory / f"{self._pid}.json", snapshot.encode("utf-8"))
         except OSError:
             pass
 
@@ -175,7 +194,7 @@ class Metrics:
         """Every process's counters added up."""
         self.flush()
         with self._lock:
-            own = json.loads(json.dumps(self._data))
+            own = copy.deepcopy(self._data)
         if self._directory is None:
             return own
         documents = [own]
@@ -193,51 +212,52 @@ class Metrics:
 
     def render(self, gauges: Callable[[], dict[str, float]]) -> str:
         """The Prometheus text exposition of the totals plus ``gauges``."""
-        total = self.totals()
-        lines = [
-            "# HELP camcloud_ingest_uploads_total Uploads accepted, by outcome.",
-            "# TYPE camcloud_ingest_uploads_total counter",
-        ]
+        registry = CollectorRegistry()
+        registry.register(_TotalsCollector(self.totals(), gauges()))
+        return generate_latest(registry).decode("utf-8")
+
+
+class _TotalsCollector:
+    """A ``prometheus_client`` collector over counters already summed across workers."""
+
+    def __init__(self, total: dict[str, Any], gauges: dict[str, float]) -> None:
+        self._total = total
+        self._gauges = gauges
+
+    def collect(self) -> Iterable[Metric]:
+        """The ingest's metric families."""
+        total = self._total
+        uploads = CounterMetricFamily("camcloud_ingest_uploads", "Uploads accepted, by outcome.",
+                                      labels=["outcome"])
         for outcome in sorted(set(total["uploads"]) | {"stored", "duplicate", "queued"}):
-            lines.append(
-                f'camcloud_ingest_uploads_total{{outcome="{outcome}"}} '
-                f"{total['uploads'].get(outcome, 0)}"
-            )
-        lines += [
-            "# HELP camcloud_ingest_rejects_total Uploads refused, by error code.",
-            "# TYPE camcloud_ingest_rejects_total counter",
-        ]
+            uploads.add_metric([outcome], total["uploads"].get(outcome, 0))
+        yield uploads
+        rejects = CounterMetricFamily("camcloud_ingest_rejects", "Uploads refused, by error code.",
+                                      labels=["reason"])
         for code, count in sorted(total["rejects"].items()):
-            lines.append(f'camcloud_ingest_rejects_total{{reason="{code}"}} {count}')
-        lines += [
-            "# HELP camcloud_ingest_bytes_total Image bytes accepted.",
-            "# TYPE camcloud_ingest_bytes_total counter",
-            f"camcloud_ingest_bytes_total {total['bytes']}",
-            "# HELP camcloud_ingest_s3_errors_total Failed S3 writes on the upload path.",
-            "# TYPE camcloud_ingest_s3_errors_total counter",
-            f"camcloud_ingest_s3_errors_total {total['s3_errors']}",
-            "# HELP camcloud_ingest_spool_drained_total Spooled captures uploaded later.",
-            "# TYPE camcloud_ingest_spool_drained_total counter",
-        ]
+            rejects.add_metric([code], count)
+        yield rejects
+        yield CounterMetricFamily("camcloud_ingest_bytes", "Image bytes accepted.",
+                                  value=total["bytes"])
+        yield CounterMetricFamily("camcloud_ingest_s3_errors",
+                                  "Failed S3 writes on the upload path.", value=total["s3_errors"])
+        drained = CounterMetricFamily("camcloud_ingest_spool_drained",
+                                      "Spooled captures uploaded later.", labels=["result"])
         for kind in ("created", "duplicate"):
-            lines.append(
-                f'camcloud_ingest_spool_drained_total{{result="{kind}"}} '
-                f"{total['drained'].get(kind, 0)}"
-            )
-        lines += [
-            "# HELP camcloud_ingest_request_seconds Upload request latency.",
-            "# TYPE camcloud_ingest_request_seconds histogram",
-        ]
+            drained.add_metric([kind], total["drained"].get(kind, 0))
+        yield drained
+        yield self._latency()
+        for name, value in self._gauges.items():
+            yield GaugeMetricFamily(f"camcloud_ingest_{name}", GAUGE_HELP.get(name, name),
+                                    value=value)
+
+    def _latency(self) -> HistogramMetricFamily:
+        total = self._total
+        buckets: list[tuple[str, float]] = []
         cumulative = 0
         for bound, count in zip(LATENCY_BUCKETS, total["latency_buckets"], strict=True):
             cumulative += count
-            lines.append(f'camcloud_ingest_request_seconds_bucket{{le="{bound}"}} {cumulative}')
-        lines.append(
-            f'camcloud_ingest_request_seconds_bucket{{le="+Inf"}} {total["latency_count"]}'
-        )
-        lines.append(f"camcloud_ingest_request_seconds_sum {total['latency_sum']:.6f}")
-        lines.append(f"camcloud_ingest_request_seconds_count {total['latency_count']}")
-        for name, value in gauges().items():
-            lines.append(f"# TYPE camcloud_ingest_{name} gauge")
-            lines.append(f"camcloud_ingest_{name} {value:g}")
-        return "\n".join(lines) + "\n"
+            buckets.append((str(bound), cumulative))
+        buckets.append(("+Inf", total["latency_count"]))
+        return HistogramMetricFamily("camcloud_ingest_request_seconds", "Upload request latency.",
+                                     buckets=buckets, sum_value=total["latency_sum"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -18,6 +20,8 @@ from camcloud import layout
 from camcloud.simulate import CameraSimulator, make_frame
 from tests.conftest import jpeg_bytes
 from tests.ingest_support import (
+    FAKE_CREDENTIALS,
+    ROOT,
     Bucket,
     FaultProxy,
     GunicornIngest,
@@ -297,3 +301,50 @@ def test_a_damaged_spool_entry_is_set_aside_and_the_rest_drained(bucket: Bucket,
     assert set(capture_ids(bucket, "cam-1")) == {"ok-0", "sp-0", "sp-2"}
     kept = [path.name for path in (spool_dir / "failed").iterdir()]
     assert len(kept) == 1 and kept[0].startswith("cam-1_sp-1")
+
+
+def drain_command(settings: Any, timeout: float) -> int:
+    """Run ``python -m ingest.drain --timeout`` as the host's stop hook does; its exit status."""
+    env = {"PATH": "/usr/bin:/bin", **settings.as_env(), **FAKE_CREDENTIALS}
+    done = subprocess.run([sys.executable, "-m", "ingest.drain", "--timeout", str(timeout)],
+                          cwd=ROOT, env=env, capture_output=True, timeout=120)
+    return done.returncode
+
+
+def test_drain_command_empties_the_spool_before_the_host_stops(bucket: Bucket,
+                                                               proxy: FaultProxy) -> None:
+    # Given three captures spooled during an outage by an ingest that has since stopped
+    key = bucket.add_device("cam-1")
+    settings = through(bucket, proxy)
+    spool_dir = Path(settings.spool_dir)
+    http = urllib3.PoolManager(retries=False, timeout=10.0)
+    with LiveIngest(settings) as live:
+        assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "d-0"}).status == 201
+        proxy.set_mode("refuse")
+        for index in range(1, 4):
+            answer = post(http, live.url, key, jpeg_bytes(colour=(index, 1, 1)),
+                          {"X-Capture-Id": f"d-{index}"})
+            assert answer.status == 202
+    # When the stop hook drains while S3 is still down, it gives up in time: status 1
+    assert drain_command(settings, 1.0) == 1
+    assert len(queued(spool_dir)) == 3
+    # When S3 is back, the drain empties the spool: status 0, every capture in S3 once
+    proxy.set_mode("pass")
+    assert drain_command(settings, 30.0) == 0
+    assert queued(spool_dir) == []
+    ids = capture_ids(bucket, "cam-1")
+    assert set(ids) == {"d-0", "d-1", "d-2", "d-3"} and set(ids.values()) == {1}
+
+
+def test_healthz_says_only_ok_while_readyz_reports_s3_down(bucket: Bucket,
+                                                           proxy: FaultProxy) -> None:
+    # Given S3 unreachable
+    proxy.set_mode("refuse")
+    http = urllib3.PoolManager(retries=False, timeout=10.0)
+    with LiveIngest(through(bucket, proxy)) as live:
+        health = http.request("GET", live.url + "/healthz")
+        ready = http.request("GET", live.url + "/readyz")
+    # Then the load balancer's check says "ok" and nothing else; the host's check has detail
+    assert health.status == 200 and json.loads(health.data) == {"status": "ok"}
+    assert ready.status == 503
+    assert set(json.loads(ready.data)) == {"status", "s3", "spool"}
