@@ -5,6 +5,7 @@ the Flask adapter; ``ingest.service`` and what it uses (gate, body, keeper, stor
 drainer, metrics) never import Flask; ``ingest.wiring`` builds them into ``Services``.
 """
 
-from ingest.app import create_app, services_of, start_background
+from ingest.app import create_app, start_background
+from ingest.current import services_of
 
 __all__ = ["create_app", "services_of", "start_background"]

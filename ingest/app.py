@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from camcloud.settings import Settings
 from ingest import logs
+from ingest.current import EXTENSION, services_of
+from ingest.ops import bp as ops_bp
 from ingest.service import Clock
-from ingest.wiring import Services, build_services
-
-EXTENSION = "camcloud.ingest"
+from ingest.upload import bp as upload_bp
+from ingest.wiring import build_services
 
 
 def create_app(settings: Settings | None = None, client: Any = None,
@@ -24,20 +25,11 @@ def create_app(settings: Settings | None = None, client: Any = None,
     logs.configure(settings.log_level)
     app = Flask(__name__)
     app.extensions[EXTENSION] = build_services(settings, client, clock)
-
-    from ingest.ops import bp as ops_bp
-    from ingest.upload import bp as upload_bp
-
     app.register_blueprint(upload_bp)
     app.register_blueprint(ops_bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
-
-
-def services_of(app: Flask | None = None) -> Services:
-    """The ingest services of ``app`` (default: the app handling the current request)."""
-    return cast(Services, (app or current_app).extensions[EXTENSION])
 
 
 def start_background(app: Flask) -> Callable[[], None]:

@@ -9,6 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from camcloud.s3 import error_code
+
 
 class S3Health:
     """Remembers recent S3 failures so uploads go straight to the spool during an outage.
@@ -76,8 +78,7 @@ class S3Health:
             self._client().head_bucket(Bucket=self._bucket)
             result = (True, "ok")
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", "error"))
-            result = (False, f"S3 answered {code}")
+            result = (False, f"S3 answered {error_code(exc) or 'error'}")
         except BotoCoreError as exc:
             result = (False, type(exc).__name__)
         with self._lock:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ingest.app import services_of
+from ingest.current import services_of
 
 bp = Blueprint("ops", __name__)
 

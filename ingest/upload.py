@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Request, jsonify, request
 
 from ingest import service
-from ingest.app import services_of
+from ingest.current import services_of
 
 bp = Blueprint("upload", __name__)
 
