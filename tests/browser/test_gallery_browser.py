@@ -313,3 +313,65 @@ def test_the_live_view_shows_a_new_capture_by_itself(stack, page):
     # Then the page shows it without a reload (it polls every 10 s)
     expect(live).to_have_attribute("data-capture", new.id, timeout=40_000)
     page.wait_for_function("() => document.querySelector('img.live-image').naturalWidth > 0")
+
+
+# WCAG 2 contrast ratio of an element's text against what is behind it (its own background,
+# else its ancestors', blended), computed by Chromium from the styles it applied.
+CONTRAST = """el => {
+    const parse = text => {
+        const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number);
+        return {r, g, b, a};
+    };
+    const channel = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    const luminance = c => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+        const colour = parse(getComputedStyle(node).backgroundColor);
+        if (colour.a > 0) layers.push(colour);
+        if (colour.a >= 1) break;
+    }
+    let behind = {r: 255, g: 255, b: 255};
+    for (const c of layers.reverse()) {
+        behind = {r: c.r * c.a + behind.r * (1 - c.a), g: c.g * c.a + behind.g * (1 - c.a),
+                  b: c.b * c.a + behind.b * (1 - c.a)};
+    }
+    const [high, low] = [luminance(parse(getComputedStyle(el).color)), luminance(behind)]
+        .sort((x, y) => y - x);
+    return (high + 0.05) / (low + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_download_original_is_readable_in_either_colour_scheme(stack, page, scheme):
+    # Given the phone or computer set to a light (or dark) colour scheme
+    page.emulate_media(color_scheme=scheme)
+    try:
+        # When a capture is opened in the lightbox, and on its own page
+        open_timeline(page, stack)
+        page.locator("li.tile a.tile-link").first.click()
+        dialog = page.locator("dialog#lightbox")
+        download = dialog.get_by_role("link", name="Download original")
+        expect(download).to_be_visible()
+        in_lightbox = download.evaluate(CONTRAST)
+        page.keyboard.press("Escape")
+        page.goto(stack.info["gallery_url"] + "capture/" + tile_ids(page)[0])
+        on_page = page.get_by_role("link", name="Download original").evaluate(CONTRAST)
+    finally:
+        page.emulate_media(color_scheme="light")
+    # Then its text stands out from its button by at least WCAG's 4.5:1
+    assert in_lightbox >= 4.5 and on_page >= 4.5, (in_lightbox, on_page)
+
+
+def test_the_capture_page_shows_an_image_no_larger_than_it_is(stack, page):
+    # Given a capture whose preview (640 px wide) is narrower than the page's image column
+    capture = ref_of(stack.keys["yard"][1]).id
+    # When its own page is opened in a wide window
+    page.goto(stack.info["gallery_url"] + "capture/" + capture)
+    page.wait_for_function(
+        "() => document.querySelector('img.capture-image').naturalWidth > 0")
+    shown, natural = page.locator("img.capture-image").evaluate(
+        "img => [img.getBoundingClientRect().width, img.naturalWidth]")
+    # Then it is shown at its natural size, not blown up, and the page does not offer itself
+    assert 0 < shown <= natural, (shown, natural)
+    expect(page.get_by_role("link", name="Open on its own page")).to_have_count(0)
+    expect(page.get_by_role("link", name="Download original")).to_be_visible()
