@@ -5,6 +5,7 @@ Plain values in, plain values out: no Flask, no boto3, so it is tested without m
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -229,29 +230,27 @@ def chart_bars(hourly: list[int], *, width: float = 240, height: float = 48) -> 
     return bars
 
 
+# (below this many seconds, unit size in seconds, unit, decimals): the first row that fits.
+_INTERVAL_UNITS = ((90, 1, "s", 0), (90 * 60, 60, "min", 0), (48 * 3600, 3600, "h", 1),
+                   (math.inf, 86400, "d", 0))
+_AGE_UNITS = ((90, 1, "s", 0), (90 * 60, 60, "min", 0), (36 * 3600, 3600, "h", 0),
+              (math.inf, 86400, "d", 0))
+
+
+def _duration(seconds: float, units: tuple[tuple[float, int, str, int], ...]) -> str:
+    """``seconds`` in the first unit of ``units`` it is below the limit of: ``5 min``."""
+    _, size, unit, decimals = next(row for row in units if seconds < row[0])
+    return f"{seconds / size:.{decimals}f} {unit}"
+
+
 def describe_interval(seconds: float | None) -> str:
     """``every 30 s`` / ``every 5 min`` / ``every 2.0 h`` / ``every 3 d``, or ``—`` if unknown."""
-    if seconds is None:
-        return "—"
-    if seconds < 90:
-        return f"every {seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"every {seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"every {seconds / 3600:.1f} h"
-    return f"every {seconds / 86400:.0f} d"
+    return "—" if seconds is None else "every " + _duration(seconds, _INTERVAL_UNITS)
 
 
 def describe_age(seconds: float) -> str:
     """``12 s ago`` / ``3 min ago`` / ``5 h ago`` / ``2 d ago``."""
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 36 * 3600:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} d ago"
+    return _duration(max(0.0, seconds), _AGE_UNITS) + " ago"
 
 
 def record_summary(record: dict[str, Any] | None) -> dict[str, Any]:
