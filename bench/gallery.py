@@ -6,6 +6,8 @@ and serves, through the Flask test client with a logged-in session, the first pa
 timeline, a page from the middle, and one camera's first page. For each it prints the S3 calls
 (counted with botocore's ``before-call`` event), the listing round trip (from the call's
 parameter building to its parsed response) and the server time without that round trip.
+The session check (a GET of the user's record, at most once per user every
+``camcloud.users.SESSION_CHECK_SECONDS``) is not part of any page: it is counted apart.
 
 Goal (SPEC): the same S3 calls at every size; server time <= 15 ms per 60-image page plus the
 listing round trip.
@@ -38,6 +40,7 @@ class Meter:
 
     def __init__(self, client: Any) -> None:
         self.calls: list[str] = []
+        self.session_checks = 0
         self.listing_s = 0.0
         self._started = 0.0
         events = client.meta.events
@@ -50,7 +53,10 @@ class Meter:
         self.calls.clear()
         self.listing_s = 0.0
 
-    def _call(self, model: Any, **kwargs: Any) -> None:
+    def _call(self, model: Any, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if "/users/" in str((params or {}).get("url_path", "")):
+            self.session_checks += 1
+            return
         self.calls.append(model.name)
 
     def _start(self, **kwargs: Any) -> None:
@@ -169,6 +175,8 @@ def main() -> None:
                       f"{result['server_ms']:>9.2f}  {result['server_p90_ms']:>6.2f}  "
                       f"{result['total_ms']:>8.1f}")
             print(f"{'':>9}  (filled in {fill_s:.1f} s)")
+        print(f"session checks (GET users/{USER}.json, apart from the pages): "
+              f"{meter.session_checks} in the whole run")
 
 
 if __name__ == "__main__":
