@@ -129,27 +129,13 @@ def _health(gallery: Gallery, device: str, now_ms: int, budget: int) -> CameraHe
     refs = _recent_refs(gallery, device, now_ms)
     read = _read_unknown(gallery, refs, budget)
     uploads = [ref for ref in refs if not _imported(gallery, ref)]
-    act = listing.activity(uploads, now_ms)
-    record = gallery.registry.get(device)
-    health = CameraHealth(
-        device=device,
-        name=record.name if record and record.name else "",
-        revoked=bool(record and record.revoked),
-        activity=act,
-        bars=listing.chart_bars(act.hourly),
-        thumb_url=None,
-        latest_id=act.latest.id if act.latest else None,
-        last_seen=_last_seen(act, now_ms),
-        last_seen_iso=None if act.last_seen_ms is None else listing.local_time(
-            act.last_seen_ms, gallery.zone).isoformat(timespec="seconds"),
-        usual=listing.describe_interval(act.usual_interval_s),
-    )
-    gallery.names.put(device, health.name)
-    if act.latest is not None:
-        health.thumb_url = gallery.presigner.url(act.latest.thumb_key)
-        key = act.latest.meta_key
-        newest = read.get(key) or get_json(gallery.client, gallery.bucket, key)
-        facts = gallery.remember(key, newest)
+    health = _row(gallery, device, listing.activity(uploads, now_ms), now_ms)
+    latest = health.activity.latest
+    if latest is not None:
+        health.thumb_url = gallery.presigner.url(latest.thumb_key)
+        newest = read.get(latest.meta_key) or get_json(gallery.client, gallery.bucket,
+                                                       latest.meta_key)
+        facts = gallery.remember(latest.meta_key, newest)
         if isinstance(newest, dict) and facts is not None:
             telemetry = newest.get("telemetry")
             health.telemetry = telemetry if isinstance(telemetry, dict) else {}
@@ -159,15 +145,30 @@ def _health(gallery: Gallery, device: str, now_ms: int, budget: int) -> CameraHe
     return health
 
 
+def _row(gallery: Gallery, device: str, act: listing.Activity, now_ms: int) -> CameraHealth:
+    """The camera's row from its activity and its registry record (cached for minutes)."""
+    record = gallery.registry.get(device)
+    name = record.name if record and record.name else ""
+    gallery.names.put(device, name)
+    return CameraHealth(
+        device=device,
+        name=name,
+        revoked=bool(record and record.revoked),
+        activity=act,
+        bars=listing.chart_bars(act.hourly),
+        thumb_url=None,
+        latest_id=act.latest.id if act.latest else None,
+        last_seen="never" if act.last_seen_ms is None else listing.describe_age(
+            (now_ms - act.last_seen_ms) / 1000),
+        last_seen_iso=None if act.last_seen_ms is None else listing.local_time(
+            act.last_seen_ms, gallery.zone).isoformat(timespec="seconds"),
+        usual=listing.describe_interval(act.usual_interval_s),
+    )
+
+
 def _imported(gallery: Gallery, ref: layout.CaptureRef) -> bool:
     facts = gallery.records.get(ref.meta_key)
     return facts is not None and facts.imported
-
-
-def _last_seen(act: listing.Activity, now_ms: int) -> str:
-    if act.last_seen_ms is None:
-        return "never"
-    return listing.describe_age((now_ms - act.last_seen_ms) / 1000)
 
 
 def _count_errors(gallery: Gallery, refs: list[layout.CaptureRef]) -> tuple[int, int]:
