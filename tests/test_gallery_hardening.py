@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from camcloud.users import SESSION_CHECK_SECONDS, UserStore
@@ -187,6 +190,24 @@ def test_a_path_on_this_site_is_kept_as_the_way_back(gallery_client, gallery_use
                                     "evil.example", "/" + "a" * 3000, "/ok\x1b[31m"])
 def test_safe_next_refuses_what_a_browser_could_read_as_another_host(target):
     assert safe_next(target, "/fallback") == "/fallback"
+
+
+def as_a_browser_reads_it(target: str) -> str:
+    """What a browser makes of a Location: tabs and newlines dropped, C0 and spaces trimmed at
+    the ends, backslashes read as slashes (the WHATWG URL parser, for http(s) URLs)."""
+    cleaned = re.sub(r"[\t\n\r]", "", target).strip("".join(map(chr, range(0x21))))
+    return cleaned.replace("\\", "/")
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+       | st.builds(lambda a, b: a + b, st.sampled_from(["/", "//", "/\t/", "\\", "/%09/"]),
+                   st.text(max_size=20)))
+def test_wherever_next_points_the_browser_stays_on_this_site(target):
+    # Given any next= at all / When it is checked and a browser follows the result
+    followed = urljoin("https://gallery.example/login", as_a_browser_reads_it(
+        safe_next(target, "/")))
+    # Then the browser is still on the gallery
+    assert urlsplit(followed).netloc == "gallery.example"
 
 
 def test_safe_next_keeps_paths_of_this_site():
