@@ -323,3 +323,17 @@ def test_local_schedule_builds_every_capturing_camera_and_keeps_refusals(s3: Any
     assert isinstance(outcomes["night-cam"], NoUsableFrames)
     assert timelapse_keys(s3) == ["timelapse/cam-1/2026-11-20.json",
                                   "timelapse/cam-1/2026-11-20.mp4"]
+
+
+def test_full_range_jpeg_luma_is_not_shown_too_contrasty(s3: Any, tmp_path: Path) -> None:
+    """Regression: JPEG luma is full range and H.264 is played as limited range; unconverted, a
+    grey-200 preview played back as 214. Given grey previews, when built without deflicker,
+    then the frames decode to the previews' brightness."""
+    for i, level in enumerate((60, 200)):
+        seed(s3, BUCKET, "cam-1", MORNING + timedelta(minutes=i), f"c{i}", level=level,
+             width=320, height=240)
+
+    result = build_daily(s3, BUCKET, "cam-1", DAY, Options(deflicker=False), clock=clock)
+
+    lumas = decode_video(download(s3, BUCKET, result.key, tmp_path / "grey.mp4"))["lumas"]
+    assert lumas == [pytest.approx(60, abs=2.5), pytest.approx(200, abs=2.5)]

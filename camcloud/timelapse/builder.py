@@ -159,7 +159,7 @@ class _Prepared:
     reason: str | None = None
 
 
-def _load_image(client: Any, bucket: str, frame: Frame) -> Any:
+def _load_frame(client: Any, bucket: str, frame: Frame) -> Any:
     body = get_bytes(client, bucket, frame.candidate.ref.preview_key)
     if body is None:
         raise video.Unreadable("the preview is missing")
@@ -167,15 +167,12 @@ def _load_image(client: Any, bucket: str, frame: Frame) -> Any:
 
 
 def _prepare(client: Any, bucket: str, frame: Frame, size: tuple[int, int],
-             options: Options, image: Any = None) -> _Prepared:
+             options: Options, decoded: Any = None) -> _Prepared:
     try:
-        if image is None:
-            image = _load_image(client, bucket, frame)
-        image = video.fit_to(image, size)
-        image = video.apply_gain(image, frame.gain)
-        if options.stamp:
-            image = video.stamp(image, frame.candidate.captured_at_ms, options.tz)
-        return _Prepared(video.to_video_frame(image, size))
+        if decoded is None:
+            decoded = _load_frame(client, bucket, frame)
+        stamp_at = frame.candidate.captured_at_ms if options.stamp else None
+        return _Prepared(video.prepare(decoded, size, frame.gain, stamp_at, options.tz))
     except video.Unreadable as exc:
         log.warning("preview unreadable, skipped",
                     extra={"key": frame.candidate.ref.preview_key, "reason": str(exc)})
@@ -201,14 +198,14 @@ def encode_frames(
     for index, frame in enumerate(plan.frames):
         done += 1
         try:
-            image = _load_image(client, bucket, frame)
+            decoded = _load_frame(client, bucket, frame)
         except video.Unreadable:
             unreadable += 1
             if progress:
                 progress(done, total)
             continue
-        size = video.even_size(*image.size)
-        first = _prepare(client, bucket, frame, size, options, image).frame
+        size = video.even_size(decoded.width, decoded.height)
+        first = _prepare(client, bucket, frame, size, options, decoded).frame
         rest = plan.frames[index + 1:]
         break
     if first is None:

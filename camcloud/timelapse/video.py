@@ -2,13 +2,13 @@
 
 The encoder holds one frame and libx264's lookahead, never the whole video, so memory does not
 grow with the number of frames. The image work (decode, gain, date stamp, conversion to the
-encoder's pixel format) runs in the builder's worker threads: Pillow and libswscale release the
-GIL, so it overlaps with encoding.
+encoder's pixel format) runs in the builder's worker threads: FFmpeg's MJPEG decoder and
+libswscale release the GIL, so it overlaps with encoding. JPEGs are decoded the way the ffmpeg
+command line decodes them (straight to YCbCr); Pillow is used only to stamp or letterbox.
 """
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import av
+from av.video.reformatter import ColorRange, VideoReformatter
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from camcloud.timelapse.plan import Options
@@ -28,13 +29,20 @@ class Unreadable(Exception):
     """A preview that could not be decoded."""
 
 
-def decode(body: bytes) -> Image.Image:
-    """The preview JPEG as an RGB image; Unreadable if it is not a decodable image."""
+def decode(body: bytes) -> av.VideoFrame:
+    """The preview JPEG decoded by FFmpeg's MJPEG decoder, as the ffmpeg command line does it
+    (straight to YCbCr: no RGB round trip); Unreadable if it is not a whole, decodable JPEG."""
+    codec: Any = av.CodecContext.create("mjpeg", "r")
+    # Refuse a truncated JPEG instead of concealing the missing half with grey.
+    codec.options = {"err_detect": "explode"}
     try:
-        with Image.open(io.BytesIO(body)) as image:
-            return image.convert("RGB")
-    except Exception as exc:  # noqa: BLE001 - any decoder failure means "skip this frame"
+        frames = [*codec.decode(av.Packet(body)), *codec.decode(None)]
+    except (av.FFmpegError, EOFError, ValueError) as exc:
         raise Unreadable(f"{type(exc).__name__}: {exc}") from None
+    if not frames:
+        raise Unreadable("no picture in the preview")
+    frame: av.VideoFrame = frames[0]
+    return frame
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -83,6 +91,39 @@ def stamp(image: Image.Image, captured_at_ms: int, tz: str) -> Image.Image:
                     y + bottom + margin // 2), fill=(0, 0, 0))
     draw.text((x, y), text, font=font, fill=(255, 255, 255))
     return image
+
+
+def luma_gain(frame: av.VideoFrame, gain: float) -> av.VideoFrame:
+    """``frame`` (yuv420p, limited range) with its luma scaled by ``gain`` above black."""
+    if abs(gain - 1.0) < 0.005:
+        return frame
+    # bytes.translate: one C pass over the plane, no numpy.
+    table = bytes(min(235, max(16, 16 + round((y - 16) * gain))) for y in range(256))
+    plane = frame.planes[0]
+    plane.update(bytes(plane).translate(table))
+    return frame
+
+
+def prepare(frame: av.VideoFrame, size: tuple[int, int], gain: float,
+            stamp_at_ms: int | None, tz: str) -> av.VideoFrame:
+    """A decoded preview as an encoder-ready yuv420p frame of ``size``, gain and stamp applied.
+
+    The common case stays in YCbCr (scale by at most a pixel to even, gain on luma); a stamp or
+    a preview of another size goes through Pillow.
+    """
+    width, height = frame.width, frame.height
+    if stamp_at_ms is None and 0 <= width - size[0] <= 1 and 0 <= height - size[1] <= 1:
+        # JPEG luma is full range (0-255), H.264 in MP4 is played as limited (16-235): say so,
+        # or every video comes out too contrasty. One scaler thread: the pool is the threading.
+        converted: av.VideoFrame = VideoReformatter().reformat(
+            frame, size[0], size[1], PIX_FMT, src_color_range=ColorRange.JPEG,
+            dst_color_range=ColorRange.MPEG, threads=1)
+        return luma_gain(converted, gain)
+    image = fit_to(frame.to_image(), size)  # type: ignore[no-untyped-call]
+    image = apply_gain(image, gain)
+    if stamp_at_ms is not None:
+        image = stamp(image, stamp_at_ms, tz)
+    return to_video_frame(image, size)
 
 
 def to_video_frame(image: Image.Image, size: tuple[int, int]) -> av.VideoFrame:
