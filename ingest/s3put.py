@@ -17,7 +17,6 @@ the worst case is the old speed, never a lost or spooled-forever upload.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -32,6 +31,7 @@ import urllib3
 from botocore.auth import SIGNED_HEADERS_BLACKLIST
 from botocore.exceptions import ClientError, HTTPClientError
 
+from camcloud.s3 import checksum_sha256, put_if_absent
 from camcloud.sigv4 import SigningKeys, host_of
 from ingest.logs import event
 
@@ -160,7 +160,7 @@ class FastPut:
             "Content-Type": "image/jpeg",
             "Content-Length": str(size),
             "If-None-Match": "*",
-            "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(sha256)).decode(),
+            "x-amz-checksum-sha256": checksum_sha256(sha256),
         }
         for name, value in metadata.items():
             headers["x-amz-meta-" + name] = value
@@ -186,20 +186,8 @@ class FastPut:
         raise last_error
 
     def _boto3_put(self, key: str, body: Any, sha256: str, metadata: dict[str, str]) -> bool:
+        """The same write through boto3 and the S3 adapter's put-if-absent."""
         if hasattr(body, "seek"):
             body.seek(0)
-        try:
-            self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=body, ContentType="image/jpeg",
-                Metadata=metadata, IfNoneMatch="*",
-                ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode(),
-            )
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if status in _LOST_RACE_STATUS or code in {
-                "PreconditionFailed", "ConditionalRequestConflict", "412", "409"
-            }:
-                return False
-            raise
-        return True
+        return put_if_absent(self._client, self._bucket, key, body, content_type="image/jpeg",
+                             metadata=metadata, ChecksumSHA256=checksum_sha256(sha256))
