@@ -77,7 +77,7 @@ class FakeS3:
         if "ContinuationToken" in params:
             start = int(params["ContinuationToken"])
         else:
-            start = bisect.bisect_right(keys, params.get("StartAfter", ""))  # type: ignore[arg-type]
+            start = bisect.bisect_right(keys, params.get("StartAfter", ""))
         end = min(len(keys), start + params.get("MaxKeys", 1000))
         answer: dict[str, Any] = {"Contents": [{"Key": keys[i]} for i in range(start, end)],
                                   "IsTruncated": end < len(keys)}

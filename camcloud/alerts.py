@@ -231,10 +231,11 @@ def _merge_writer(
     for device, summary in document["cameras"].items():
         try:
             check_device_id(device)
-        except ValueError:
-            continue
-        if not isinstance(summary, dict):
-            continue
+            if not isinstance(summary, dict):
+                raise TypeError("not an object")
+            int(summary.get("processed") or 0), int(summary.get("errors") or 0)
+        except (ValueError, TypeError):
+            continue  # a summary we cannot read must not stop the alerts for everyone else
         camera = state["cameras"].setdefault(device, _new_camera())
         if _later(camera["last_upload"], summary.get("last_upload")) != camera["last_upload"]:
             if isinstance(summary.get("firmware"), str):
@@ -524,7 +525,14 @@ def _load_state(client: Any, bucket: str) -> tuple[dict[str, Any], str | None, b
             return state, None, _encode(state)
         raise
     body = response["Body"].read()
-    state = json.loads(body)
+    try:
+        state = json.loads(body)
+        if not isinstance(state, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        # A damaged state must not stop the alerts forever: start again (incidents still open
+        # will be reported once more) and overwrite it, still guarded by its ETag.
+        state = _empty_state()
     for name, value in _empty_state().items():
         state.setdefault(name, value)
     return state, str(response["ETag"]), _encode(state)

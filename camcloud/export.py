@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -208,7 +208,7 @@ def zip_stream(
     *,
     timezone: str = "UTC",
     chunk_size: int = CHUNK,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """A ZIP of the originals of ``captures``, as bytes handed out while it is being built."""
     zone = _zone(timezone)
     writer = ZipWriter()
@@ -239,7 +239,7 @@ def export_zip(
     until_ms: int,
     *,
     timezone: str = "UTC",
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The originals of ``device`` captured in [since, until) as a streamed ZIP."""
     captures = iter_captures(client, bucket, device, since_ms, until_ms)
     return zip_stream(client, bucket, captures, timezone=timezone)

@@ -405,3 +405,21 @@ def test_request_count_per_check_for_100_cameras_stays_within_the_cost_bar(s3: A
     print(f"\nper check: {dict(steady)} / {checks}; summary writes per hour: "
           f"{writer_puts / 2:.1f} ({len(writers)} writers); monthly: ${monthly:.3f}")
     assert monthly <= 0.50
+
+
+def test_damaged_state_or_summary_does_not_stop_the_alerts(s3: Any) -> None:
+    # Given a state object that is not JSON, and a summary with one unreadable camera entry
+    clock = Clock(NOON)
+    s3.put_object(Bucket=BUCKET, Key=alerts.STATE_KEY, Body=b"\x00garbage")
+    put_json(s3, BUCKET, "status/odd.json", {"cameras": {
+        "cam-1": {"last_upload": int(clock() * 1000), "interval_s": 60},
+        "cam-2": {"processed": "many"},
+        "../x": {},
+        "cam-3": [],
+    }})
+    # When checks run an hour apart
+    alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    clock.advance(3600)
+    result = alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    # Then the readable camera is still watched
+    assert [i["id"] for i in result.opened] == ["silent:cam-1"]
