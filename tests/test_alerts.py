@@ -14,10 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from moto import mock_aws
 
 from camcloud import alerts
 from camcloud.alerts import DeliveryReport, Outgoing, TargetRule
-from camcloud.s3 import get_json, put_json
+from camcloud.s3 import get_json, make_client, put_json
+from camcloud.settings import Settings
 from camcloud.status import StatusRecorder
 from tests.conftest import BUCKET
 from tests.test_status import Clock, RequestCounter
@@ -423,3 +428,32 @@ def test_damaged_state_or_summary_does_not_stop_the_alerts(s3: Any) -> None:
     result = alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
     # Then the readable camera is still watched
     assert [i["id"] for i in result.opened] == ["silent:cam-1"]
+
+
+@hypothesis_settings(max_examples=5, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(min_value=1, max_value=12), min_size=2, max_size=4))
+def test_messages_alternate_open_and_close_whatever_the_outages(
+    aws_credentials: None, downtimes: list[int]
+) -> None:
+    # Given a camera sending every 5 minutes, with outages of 5 to 60 minutes between 40
+    # minutes of normal work
+    with mock_aws():
+        s3 = make_client(Settings.from_env({"CAMCLOUD_BUCKET": BUCKET}))
+        s3.create_bucket(Bucket=BUCKET)
+        fleet = Fleet(s3, Clock(NOON), {"cam-1": 300})
+        fleet.run(3600, step=60)
+        for minutes in downtimes:
+            fleet.stopped.add("cam-1")
+            fleet.run(minutes * 300, step=60)
+            fleet.stopped.clear()
+            fleet.run(2400, step=60)
+    # Then the messages alternate, one per opening and one per closing, never one per check
+    titles = fleet.mailbox.titles()
+    assert titles == ["cam-1 is silent", "cam-1 is back"] * (len(titles) // 2)
+    # And every outage long enough to count was reported (3 intervals, plus a check period,
+    # plus a summary write), and none that cannot have been 3 intervals since the last upload
+    # (which may precede the outage by one interval)
+    surely = sum(1 for units in downtimes if units * 5 > 15 + 5 + 5)  # in minutes
+    possibly = sum(1 for units in downtimes if units * 5 + 5 > 15)
+    assert surely <= len(titles) // 2 <= possibly
