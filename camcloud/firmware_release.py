@@ -394,7 +394,8 @@ def is_targeted(device: str, rollout: Rollout) -> bool:
     return rollout.percent is not None and hash_percent(rollout.version, device) < rollout.percent
 
 
-def _in_flight(rollout: Rollout, now: datetime) -> int:
+def in_flight(rollout: Rollout, now: datetime) -> int:
+    """Cameras admitted in the last ``STALL_AFTER`` that have neither confirmed nor failed."""
     done = set(rollout.confirmed or {}) | set(rollout.failed or {})
     count = 0
     for device, admitted_at in (rollout.admitted or {}).items():
@@ -450,7 +451,7 @@ def offer_for(
         return Decision(False, "too_many_failures")
     if device in (rollout.admitted or {}):
         return Decision(True, "offered")
-    if _in_flight(rollout, now) >= wave_size(rollout):
+    if in_flight(rollout, now) >= wave_size(rollout):
         return Decision(False, "waiting")
     return Decision(True, "offered", admit=True)
 
@@ -477,7 +478,7 @@ def admit(rollout: Rollout, device: str, *, now: datetime) -> tuple[Rollout, boo
     """``rollout`` with ``device`` admitted, if the wave still has room; (rollout, changed)."""
     if device in (rollout.admitted or {}):
         return rollout, False
-    if rollout.halted or _in_flight(rollout, now) >= wave_size(rollout):
+    if rollout.halted or in_flight(rollout, now) >= wave_size(rollout):
         return rollout, False
     return replace(rollout, admitted={**(rollout.admitted or {}), device: _stamp(now)}), True
 

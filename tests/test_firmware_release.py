@@ -6,6 +6,7 @@ import hashlib
 import json
 import stat
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from hypothesis import HealthCheck, event, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from camcloud import layout
 from camcloud.device_state import (
@@ -33,12 +37,15 @@ from camcloud.firmware_release import (
     MAX_FAILURES,
     Release,
     Rollout,
+    admit,
     device_status,
     hash_percent,
+    in_flight,
     is_newer,
     keygen,
     load_private_key,
     load_release,
+    observe,
     offer_for,
     public_key_bytes,
     public_key_c_array,
@@ -48,6 +55,7 @@ from camcloud.firmware_release import (
     state_for_answer,
     status,
     verify_manifest,
+    wave_size,
 )
 from camcloud.s3 import get_json, iter_keys, make_client, put_json
 from camcloud.settings import Settings
@@ -544,3 +552,53 @@ def test_an_answer_never_fails_when_s3_is_down(s3, settings, private_key, image_
     assert answer == {"config": DeviceState().config.to_json(), "commands": [],
                       "firmware": None}
     assert "state not recorded" in caplog.text
+
+
+# The rollout rules as properties, over random sequences of camera requests (pure: no S3).
+
+_FLEET = ("cam-0", "cam-1", "cam-2", "cam-3", "cam-4")
+_REQUESTS = {
+    "old": {"X-Firmware": "1.0.0"},
+    "ok": {"X-Firmware": "1.2.0", "X-Ota-Result": "ok"},
+    "failed": {"X-Firmware": "1.0.0", "X-Ota-Result": "failed:flash"},
+    "quiet": {},
+}
+
+
+@hypothesis_settings(deadline=None, max_examples=60,
+                     suppress_health_check=[HealthCheck.too_slow,
+                                            HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from([*_FLEET, "owner"]), st.sampled_from(list(_REQUESTS))),
+                max_size=40))
+def test_rollout_rules_hold_for_any_sequence_of_requests(private_key, steps):
+    release = release_of(private_key, devices=_FLEET[:4], percent=None)
+    rollout, manifest = release.rollout, release.manifest
+    states = {device: running("1.0.0") for device in _FLEET}
+    for device, request in steps:
+        if device == "owner":
+            rollout = replace(rollout, halted=None, failed={})  # resume
+            continue
+        # What the ingest does for one request (state_for_answer without S3)
+        before = states[device]
+        after, _ = record_report(before, _REQUESTS[request], now=NOW)
+        rollout, _ = observe(rollout, device, before, after, now=NOW)
+        news = (after.firmware.result, after.firmware.result_at) != (
+            before.firmware.result, before.firmware.result_at)
+        if news and after.firmware.result in ("failed", "rolled_back") and (
+                device in (rollout.admitted or {})):
+            assert rollout.halted  # a failure or a rollback halts the rollout
+            event("halted")
+        flying = in_flight(rollout, NOW)
+        wave = wave_size(rollout)
+        decision = offer_for(device, after, rollout, manifest, now=NOW)
+        if decision.admit:
+            rollout, admitted = admit(rollout, device, now=NOW)
+            assert admitted and flying < wave  # widening only while cameras confirm
+            event(f"admitted with {len(rollout.confirmed or {})} confirmed")
+        if decision.offer:
+            assert device in _FLEET[:4] and not rollout.halted
+            assert after.firmware.failures_of("1.2.0") < MAX_FAILURES
+            assert after.firmware.running != "1.2.0"
+            after, _ = record_offer(after, "1.2.0", now=NOW)
+        states[device] = after
+        assert set(rollout.confirmed or {}) <= set(rollout.admitted or {}) <= set(_FLEET[:4])
