@@ -207,11 +207,14 @@ class TargetStore:
 
     def urls(self) -> dict[str, str]:
         """Every target's URL, decrypted: for delivery only, never to be shown."""
+        records = self._load()[0]
+        if not records:
+            return {}
         if self._key is None:
             raise TargetKeyError("no alerts key is configured: the target URLs cannot be read")
         fernet = _fernet(self._key)
         found = {}
-        for record in self._load()[0]:
+        for record in records:
             try:
                 found[record["id"]] = fernet.decrypt(record["secret"].encode()).decode()
             except InvalidToken:
@@ -248,56 +251,94 @@ _REASONS = _Reasons()
 logging.getLogger("apprise").addHandler(_REASONS)
 
 
+class DeliveryError(Exception):
+    """A target did not take a message; the text is the reason shown to the owner."""
+
+
+Sender = Callable[[Outgoing], None]
+# The id of the stack's SNS topic as a target (AWS: e-mail subscriptions made by the template).
+SNS_TARGET = "aws-sns"
+
+
+def apprise_sender(url: str) -> Sender:
+    """Send through the Apprise URL ``url``; raise DeliveryError with Apprise's reason."""
+
+    def send(message: Outgoing) -> None:
+        plugin = apprise.Apprise.instantiate(url)
+        if plugin is None:
+            raise DeliveryError("Apprise no longer understands this URL")
+        with _REASONS.collect() as lines:
+            ok = plugin.notify(body=message.body or message.title, title=message.title,
+                               notify_type=_SEVERITY.get(message.severity,
+                                                         apprise.NotifyType.INFO))
+        if not ok:
+            raise DeliveryError("; ".join(lines[-2:]) or "the service refused the message")
+
+    return send
+
+
+def sns_sender(sns: Any, topic_arn: str) -> Sender:
+    """Publish to an SNS topic (its subject: printable ASCII, at most 100 characters)."""
+
+    def send(message: Outgoing) -> None:
+        subject = "".join(ch for ch in message.title if " " <= ch <= "~")[:100] or "camcloud"
+        sns.publish(TopicArn=topic_arn, Subject=subject, Message=message.body or message.title)
+
+    return send
+
+
 class Notifier:
-    """Delivers messages to the targets' Apprise URLs, with retries and exponential backoff."""
+    """Delivers messages to the targets' Apprise URLs (and optionally an SNS topic), with
+    retries and exponential backoff."""
 
     def __init__(
         self,
         urls: Callable[[], Mapping[str, str]],
         *,
+        sns: Any = None,
+        sns_topic: str | None = None,
         attempts: int = 3,
         backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         max_workers: int = 8,
     ) -> None:
         self._urls = urls
+        self._sns = sns_sender(sns, sns_topic) if sns is not None and sns_topic else None
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._sleep = sleep
         self._max_workers = max_workers
 
-    def _send_one(self, url: str, message: Outgoing) -> DeliveryReport:
+    def _senders(self) -> dict[str, Sender]:
+        senders = {target_id: apprise_sender(url) for target_id, url in self._urls().items()}
+        if self._sns is not None:
+            senders[SNS_TARGET] = self._sns
+        return senders
+
+    def _send_one(self, send: Sender, message: Outgoing) -> DeliveryReport:
         reason = ""
         for attempt in range(1, self._attempts + 1):
             if attempt > 1:
                 self._sleep(self._backoff * 2 ** (attempt - 2))
-            plugin = apprise.Apprise.instantiate(url)
-            if plugin is None:
-                return DeliveryReport(message.target_id, message.message_ids, False,
-                                      "Apprise no longer understands this URL", attempt)
-            with _REASONS.collect() as lines:
-                try:
-                    ok = bool(plugin.notify(body=message.body or message.title,
-                                            title=message.title,
-                                            notify_type=_SEVERITY.get(message.severity,
-                                                                      apprise.NotifyType.INFO)))
-                except Exception as exc:  # a plugin bug must not stop the other targets
-                    ok = False
-                    lines.append(f"{type(exc).__name__}: {exc}")
-            if ok:
-                return DeliveryReport(message.target_id, message.message_ids, True, "", attempt)
-            reason = "; ".join(lines[-2:]) or "the service refused the message"
+            try:
+                send(message)
+            except Exception as exc:  # a plugin or SDK error must not stop the other targets
+                reason = str(exc) if isinstance(exc, DeliveryError) else (
+                    f"{type(exc).__name__}: {exc}")
+                continue
+            return DeliveryReport(message.target_id, message.message_ids, True, "", attempt)
         return DeliveryReport(message.target_id, message.message_ids, False, reason,
                               self._attempts)
 
-    def _send_target(self, url: str | None, messages: list[Outgoing]) -> list[DeliveryReport]:
+    def _send_target(self, send: Sender | None,
+                     messages: list[Outgoing]) -> list[DeliveryReport]:
         reports: list[DeliveryReport] = []
         for message in messages:
-            if url is None:
+            if send is None:
                 reports.append(DeliveryReport(message.target_id, message.message_ids, False,
                                               "no such target", 0))
                 continue
-            report = self._send_one(url, message)
+            report = self._send_one(send, message)
             reports.append(report)
             if not report.ok:
                 # The rest would fail the same way; they stay queued for the next check.
@@ -311,12 +352,12 @@ class Notifier:
         """Send every message; one report per message, targets in parallel."""
         if not batch:
             return []
-        urls = self._urls()
+        senders = self._senders()
         by_target: dict[str, list[Outgoing]] = {}
         for message in batch:
             by_target.setdefault(message.target_id, []).append(message)
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(by_target))) as pool:
-            futures = [pool.submit(self._send_target, urls.get(target_id), messages)
+            futures = [pool.submit(self._send_target, senders.get(target_id), messages)
                        for target_id, messages in by_target.items()]
             return [report for future in futures for report in future.result()]
 

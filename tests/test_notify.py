@@ -205,3 +205,30 @@ def test_webhook_receives_exactly_the_open_and_the_close_message(
     assert [(m["title"], m["type"]) for m in webhook.received] == [
         ("cam-1 is silent", "failure"), ("cam-1 is back", "success")]
     assert "usually every 5 min" in webhook.received[0]["message"]
+
+
+def test_stack_sns_topic_gets_the_messages_too(s3: Any) -> None:
+    # Given the stack's SNS topic with a queue subscribed (standing in for e-mail) and no
+    # Apprise target (and no key: none is needed then)
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="camcloud-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="mail")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    store = notify.TargetStore(s3, BUCKET, None)
+    sender = notify.Notifier(store.urls, sns=sns, sns_topic=topic)
+    # When a camera goes silent
+    clock = Clock(NOON)
+    recorder = StatusRecorder("ingest-1", clock=clock)
+    recorder.note_upload("cam-1", received_at=clock(), interval_s=60)
+    recorder.flush(s3, BUCKET)
+    clock.advance(3600)
+    result = alerts.check(s3, BUCKET, now=clock(), deliver=sender.deliver,
+                          targets=[*store.rules(), alerts.TargetRule(notify.SNS_TARGET)])
+    # Then the topic got the message
+    assert result.delivered == 1 and result.failures == []
+    received = sqs.receive_message(QueueUrl=queue)["Messages"]
+    assert "cam-1 has sent nothing" in received[0]["Body"]
