@@ -162,6 +162,20 @@ class CheckResult:
     summaries_read: int = 0
     raced: bool = False
 
+    def summary(self) -> str:
+        """One line for ``camcloud alerts check`` and the scheduled function's log."""
+        if self.raced and not (self.opened or self.closed or self.delivered):
+            return "another check ran at the same time; nothing done"
+        line = (f"{len(self.opened)} opened, {len(self.closed)} closed, "
+                f"{len(self.open_incidents)} open; {self.delivered} delivered")
+        if self.held:
+            line += f", {self.held} held (quiet hours)"
+        if self.dropped:
+            line += f", {self.dropped} dropped (undeliverable for a day)"
+        for target_id, reason in self.failures:
+            line += f"; {target_id} failed: {reason}"
+        return line
+
 
 # --- durations and messages -------------------------------------------------------------------
 

@@ -315,6 +315,8 @@ def test_failing_target_keeps_its_message_and_gets_it_once_it_works(s3: Any) -> 
     # Then it gets the message once, late, and never twice
     fleet.run(1200)
     assert fleet.mailbox.titles("hook") == ["cam-1 is silent"]
+    failed = next(r for r in fleet.results if r.failures)
+    assert failed.summary().endswith("hook failed: HTTP 503 from the service")
 
 
 def test_concurrent_check_that_loses_the_state_race_sends_nothing(s3: Any) -> None:
