@@ -515,7 +515,8 @@ def _deliver(state: dict[str, Any], targets: Sequence[TargetRule], now: float, d
                 if message["id"] in report.message_ids:
                     message["attempts"] = message.get("attempts", 0) + report.attempts
                     message["last_error"] = report.reason[:300]
-            result.failures.append((report.target_id, report.reason))
+            if report.attempts:  # messages skipped after their target's failure: said once
+                result.failures.append((report.target_id, report.reason))
     return True
 
 
