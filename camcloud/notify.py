@@ -336,7 +336,7 @@ class Notifier:
         for message in messages:
             if send is None:
                 reports.append(DeliveryReport(message.target_id, message.message_ids, False,
-                                              "no such target", 0))
+                                              "no such target (removed?)", 1))
                 continue
             report = self._send_one(send, message)
             reports.append(report)
