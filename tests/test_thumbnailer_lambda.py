@@ -40,7 +40,9 @@ with mock_aws():
     s3.put_object(Bucket="camcloud-123456789012-us-east-1", Key=good, Body=out.getvalue())
     s3.put_object(Bucket="camcloud-123456789012-us-east-1", Key=bad, Body=b"not a jpeg")
     context = SimpleNamespace(aws_request_id="6f1c2a52-0d5e-4d7b-9a53-7f8d1c1b2e3f",
-                              function_name="camcloud-thumbnailer")
+                              function_name="camcloud-thumbnailer", memory_limit_in_mb=1024,
+                              invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:"
+                                                   "function:camcloud-thumbnailer")
     summary = app.handler(event, context)
     app.handler(json.load(open("events/s3-test-event.json")), context)
     print("SUMMARY " + json.dumps(summary))

@@ -1,21 +1,25 @@
 """Lambda entry point: parse the S3 event batch, run the thumbnailer, report the result.
 
-The same ``make_handler`` serves AWS Lambda (``handler`` below: settings from ``CAMCLOUD_*``,
-JSON logs and CloudWatch EMF metrics through aws-lambda-powertools, all set up on the first
-invocation and reused by the container) and the local stack's worker (settings and client
-passed in, plain logs, no metrics on the console).
+``handler`` is what AWS Lambda runs (``app.handler``): powertools' ``Logger`` (JSON lines with
+the Lambda context) and ``Metrics`` (CloudWatch EMF), configured by the template's
+``POWERTOOLS_*`` variables, and settings from ``CAMCLOUD_*`` read on the first invocation and
+kept by the container. ``make_handler`` builds the same batch processing for the local stack's
+worker (settings and client passed in, plain logs, no metrics on the console).
 
-The import path stays lean for cold starts: Pillow, boto3 and camcloud's core; never Flask or
-moto (``tests/test_thumbnailer_lambda.py`` checks it).
+The import path stays lean for cold starts: Pillow, boto3, camcloud's core and the parts of
+powertools the handler uses; never Flask or moto (``tests/test_thumbnailer_lambda.py``).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from camcloud.devices import DeviceRegistry
 from camcloud.s3 import LazyClient, lazy
@@ -25,8 +29,8 @@ from camcloud.thumbnailer import BatchFailed, BatchResult, Thumbnailer
 log = logging.getLogger("camcloud.thumbnailer")
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-SERVICE = "camcloud-thumbnailer"
-NAMESPACE = "camcloud"
+logger = Logger()
+metrics = Metrics()
 
 
 def summarize(result: BatchResult) -> dict[str, Any]:
@@ -40,10 +44,8 @@ def summarize(result: BatchResult) -> dict[str, Any]:
     }
 
 
-def publish_metrics(metrics: Any, result: BatchResult) -> None:
-    """Add a batch's figures to a powertools ``Metrics`` and flush them (one EMF line each)."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
+def add_batch_metrics(result: BatchResult) -> None:
+    """Add a batch's figures to ``metrics`` (published when the batch's function returns)."""
     metrics.add_metric(name="CapturesRendered", unit=MetricUnit.Count,
                        value=len(result.processed))
     metrics.add_metric(name="CapturesRemoved", unit=MetricUnit.Count, value=len(result.removed))
@@ -52,81 +54,82 @@ def publish_metrics(metrics: Any, result: BatchResult) -> None:
     for duration in result.durations_ms:
         metrics.add_metric(name="CaptureDuration", unit=MetricUnit.Milliseconds,
                            value=round(duration, 2))
-    metrics.flush_metrics()
+
+
+def publish_reasons(result: BatchResult) -> None:
+    """Bad originals by reason: their own dimension, so one alarm can watch one reason."""
     reasons: dict[str, int] = {}
     for code in result.errors.values():
         reasons[code] = reasons.get(code, 0) + 1
     for code, count in sorted(reasons.items()):
-        # Bad originals by reason: its own dimension, so one alarm can watch one reason.
         with single_metric(name="BadOriginals", unit=MetricUnit.Count, value=count,
                            namespace=metrics.namespace,
                            default_dimensions=metrics.default_dimensions) as metric:
             metric.add_dimension(name="reason", value=code)
 
 
-def make_handler(
-    settings: Settings | None = None, client: Any = None, *, metrics: Any = None
-) -> Handler:
-    """Build a handler; without settings it reads ``CAMCLOUD_*`` on its first call.
+def build_thumbnailer(settings: Settings | None = None, client: Any = None) -> Thumbnailer:
+    """The thumbnailer with its S3 client and device registry (settings from the environment
+    when none are given)."""
+    resolved = settings or Settings.from_env()
+    s3 = LazyClient(resolved, client)
+    registry = DeviceRegistry(s3.get, resolved.bucket, cache_seconds=resolved.key_cache_seconds)
+    return Thumbnailer(s3.get, registry)
 
-    ``metrics`` is a powertools ``Metrics`` to publish to after every batch (Lambda only).
-    """
 
-    def build() -> Thumbnailer:
-        resolved = settings or Settings.from_env()
-        s3 = LazyClient(resolved, client)
-        registry = DeviceRegistry(s3.get, resolved.bucket, cache_seconds=resolved.key_cache_seconds)
-        return Thumbnailer(s3.get, registry)
+def make_handler(settings: Settings | None = None, client: Any = None) -> Handler:
+    """A handler for the local stack's worker; without settings it reads ``CAMCLOUD_*`` once."""
+    # Built once per handler: one settings object, one S3 client, one registry cache.
+    thumbnailer = lazy(lambda: build_thumbnailer(settings, client))
 
-    # Built once per container: one settings object, one S3 client, one registry cache.
-    thumbnailer = lazy(build)
-
-    def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Process one S3 event batch."""
-        result: BatchResult | None = None
-        try:
-            result = thumbnailer().process_event(event)
-        except BatchFailed as exc:
-            result = exc.result
-            raise
-        finally:
-            if result is not None:
-                # Per-capture lines are logged as they happen; the summary is for debugging.
-                log.debug("batch done", extra=summarize(result))
-                if metrics is not None:
-                    publish_metrics(metrics, result)
+        result = thumbnailer().process_event(event)
+        log.debug("batch done", extra=summarize(result))
         return summarize(result)
 
-    return handler
+    return handle
 
 
-@functools.cache
-def lambda_handler() -> Handler:
-    """The handler as AWS Lambda runs it: JSON logs and EMF metrics (powertools)."""
-    from aws_lambda_powertools import Logger, Metrics
-
+def _lambda_thumbnailer() -> Thumbnailer:
+    """The container's thumbnailer; camcloud's stdlib loggers write through powertools'."""
     settings = Settings.from_env()
-    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE),
-                    level=settings.log_level)
+    logger.setLevel(settings.log_level)
     # camcloud's modules log through the stdlib: give their parent the same JSON handler, and
     # keep the records from the runtime's root handler, which would print them twice.
     camcloud_log = logging.getLogger("camcloud")
     camcloud_log.addHandler(logger.registered_handler)
     camcloud_log.setLevel(settings.log_level)
     camcloud_log.propagate = False
-    metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE),
-                      service=logger.service)
-    inner = make_handler(settings, metrics=metrics)
-
-    def with_context(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        request_id = getattr(context, "aws_request_id", None)
-        if request_id:
-            logger.append_keys(request_id=request_id)
-        return inner(event, context)
-
-    return with_context
+    return build_thumbnailer(settings)
 
 
-def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """AWS Lambda's entry point (``app.handler``)."""
-    return lambda_handler()(event, context)
+_thumbnailer = lazy(_lambda_thumbnailer)
+
+
+@metrics.log_metrics
+def render_batch(event: dict[str, Any], context: LambdaContext) -> BatchResult:
+    """Run one batch; its figures are published as one EMF document however it ends."""
+    try:
+        result = _thumbnailer().process_event(event)
+    except BatchFailed as exc:
+        add_batch_metrics(exc.result)
+        raise
+    add_batch_metrics(result)
+    return result
+
+
+@logger.inject_lambda_context
+@event_source(data_class=S3Event)
+def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    """AWS Lambda's entry point (``app.handler``): one S3 event batch."""
+    logger.append_keys(request_id=context.aws_request_id)
+    try:
+        result = render_batch(event.raw_event, context)
+    except BatchFailed as exc:
+        publish_reasons(exc.result)
+        raise
+    publish_reasons(result)
+    # Per-capture lines are logged as they happen; the summary is for debugging.
+    log.debug("batch done", extra=summarize(result))
+    return summarize(result)
