@@ -111,9 +111,10 @@ def child_builder(root: str, count: int) -> dict[str, Any]:
                              START + timedelta(seconds=5 * count), options,
                              clock=lambda: START, tmp_dir=root)
     seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"seconds": seconds, "frames": result.frames_used,
-            "bytes": result.sidecar["bytes"],
-            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "bytes": result.sidecar["bytes"], "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mib": usage.ru_maxrss / 1024}
 
 
 def run_ffmpeg(frames: Path, out: Path) -> dict[str, Any]:
@@ -125,8 +126,9 @@ def run_ffmpeg(frames: Path, out: Path) -> dict[str, Any]:
     # A wrapper process per run, so RUSAGE_CHILDREN holds this ffmpeg's peak only.
     wrapper = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
                "subprocess.run(sys.argv[1:], check=True); s = time.perf_counter() - t; "
-               "print(json.dumps({'seconds': s, 'rss_mib': "
-               "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
+               "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print(json.dumps({'seconds': s, 'cpu': u.ru_utime + u.ru_stime, "
+               "'rss_mib': u.ru_maxrss / 1024}))")
     done = subprocess.run([sys.executable, "-c", wrapper, *command], check=True,
                           capture_output=True, text=True)
     figures = dict(json.loads(done.stdout))
@@ -156,7 +158,10 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"{WIDTH}x{HEIGHT} JPEG previews, libx264 crf {CRF} preset {PRESET} yuv420p {FPS} fps "
           f"+faststart; {os.cpu_count()} CPUs; best of {args.repeat}")
+    # Wall-clock frames/s is the goal; CPU ms per frame (user + sys, all threads) is the same
+    # comparison made robust to other load on the machine.
     print(f"{'frames':>7} {'ffmpeg f/s':>10} {'builder f/s':>11} {'ratio':>6} "
+          f"{'ffmpeg cpu ms/f':>15} {'builder cpu ms/f':>16} "
           f"{'ffmpeg MiB':>10} {'builder MiB':>11} {'ffmpeg MB':>9} {'builder MB':>10}")
     with tempfile.TemporaryDirectory(prefix="bench-timelapse-") as workdir:
         root = Path(workdir)
@@ -173,6 +178,7 @@ def main() -> None:
                 builder = min(builder, b, key=lambda r: r.get("seconds", 1e9)) if builder else b
             f_fps, b_fps = count / ffmpeg["seconds"], count / builder["seconds"]
             print(f"{count:>7} {f_fps:>10.1f} {b_fps:>11.1f} {b_fps / f_fps:>5.2f}x "
+                  f"{ffmpeg['cpu'] * 1000 / count:>15.1f} {builder['cpu'] * 1000 / count:>16.1f} "
                   f"{ffmpeg['rss_mib']:>10.1f} {builder['rss_mib']:>11.1f} "
                   f"{ffmpeg['bytes'] / 1e6:>9.2f} {builder['bytes'] / 1e6:>10.2f}", flush=True)
 
