@@ -16,7 +16,9 @@ listing per camera.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -47,6 +49,14 @@ def check_writer(writer: str) -> str:
     if not isinstance(writer, str) or not WRITER_RE.fullmatch(writer):
         raise ValueError(f"invalid status writer {writer!r}: use 1-100 of a-z, 0-9, '.', '_', '-'")
     return writer
+
+
+def writer_name(role: str, host: str | None = None, pid: int | None = None) -> str:
+    """A writer name for this process: ``ingest-{host}-{pid}`` (host cleaned to the alphabet)."""
+    host = socket.gethostname() if host is None else host
+    pid = os.getpid() if pid is None else pid
+    clean = re.sub(r"[^a-z0-9.-]+", "-", host.lower()).strip(".-")[:60] or "host"
+    return check_writer(f"{role}-{clean}-{pid}")
 
 
 def status_key(writer: str) -> str:

@@ -177,3 +177,10 @@ def test_reader_lists_once_and_gets_only_changed_summaries(s3: Any) -> None:
 def test_a_summary_that_is_not_json_is_skipped(s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key="status/broken.json", Body=b"{not json")
     assert status.read_changed(s3, BUCKET, {}).changed == {}
+
+
+def test_writer_name_is_safe_whatever_the_host_name() -> None:
+    assert status.writer_name("ingest", "ip-10-0-0-12.ec2.internal", 4242) == (
+        "ingest-ip-10-0-0-12.ec2.internal-4242")
+    assert status.writer_name("thumbnailer", "My Laptop_ÄÖ/..", 7) == "thumbnailer-my-laptop-7"
+    assert status.WRITER_RE.fullmatch(status.writer_name("ingest"))
