@@ -22,6 +22,7 @@ from camcloud.s3 import get_json, iter_keys, put_json
 
 KEY_PREFIX = "cc1"
 ROTATIONS = (0, 90, 180, 270)
+MAX_NAME_LENGTH = 64
 
 
 class DeviceError(ValueError):
@@ -35,6 +36,19 @@ class AuthError(Exception):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a device name a terminal and a page can show; DeviceError if not.
+
+    Printable characters only (no escape sequences, newlines or tabs: a name is printed by
+    ``camcloud devices list``, issue 13), at most MAX_NAME_LENGTH of them.
+    """
+    if len(name) > MAX_NAME_LENGTH:
+        raise DeviceError(f"a device name has at most {MAX_NAME_LENGTH} characters")
+    if not name.isprintable():
+        raise DeviceError("a device name must not contain control characters")
+    return name
 
 
 def hash_key(key: str) -> str:
@@ -149,6 +163,7 @@ class DeviceRegistry:
         With ``replace``, an existing device gets a new key (rotation); its old key stops working.
         """
         layout.check_device_id(device)
+        check_name(name)
         if rotation not in ROTATIONS:
             raise DeviceError(f"rotation must be one of {ROTATIONS}, not {rotation}")
         key = new_key(device)
@@ -180,6 +195,8 @@ class DeviceRegistry:
         for name, value in changes.items():
             if name not in {"name", "rotation"}:
                 raise DeviceError(f"cannot change {name!r}")
+            if name == "name":
+                check_name(value)
             setattr(record, name, value)
         put_json(self._client(), self._bucket, layout.device_key(device), record.to_json())
         self._forget(device)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from click.testing import CliRunner
 
 from camcloud.devices import DeviceRegistry
+from camcloud.users import UserStore
 from camcloud_cli import main as cli
 from tests.conftest import BUCKET
 
@@ -66,3 +68,50 @@ def test_simulate_without_a_local_stack_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["simulate", "--count", "1"])
     assert result.exit_code == 1 and "camcloud local" in result.output
+
+
+TERMINAL_ATTACK = "\x1b]0;pwned\x07Garden\nfake-cam                        active"
+
+
+def test_terminal_escape_in_a_device_name_is_refused(runner, s3):
+    # Regression (issue 13): an escape sequence and a newline in --name were stored and then
+    # printed raw by `devices list` (a retitled terminal and a forged "active" line).
+    added = runner.invoke(cli, ["devices", "add", "x", "--name", TERMINAL_ATTACK])
+    assert added.exit_code == 1 and "control characters" in added.output
+    too_long = runner.invoke(cli, ["devices", "add", "x", "--name", "n" * 65])
+    assert too_long.exit_code == 1 and "at most 64" in too_long.output
+    assert DeviceRegistry(lambda: s3, BUCKET).list() == []
+    # A name with letters of any script is fine.
+    assert runner.invoke(cli, ["devices", "add", "x", "--name", "Gartenhäuschen"]).exit_code == 0
+
+
+def test_devices_list_escapes_a_hand_edited_name_with_control_characters(runner, s3):
+    # Regression (issue 13): a record edited in the bucket reached the terminal raw.
+    registry = DeviceRegistry(lambda: s3, BUCKET)
+    record, _ = registry.add("x")
+    document = record.to_json() | {"name": TERMINAL_ATTACK}
+    s3.put_object(Bucket=BUCKET, Key="devices/x.json", Body=json.dumps(document).encode())
+
+    listed = runner.invoke(cli, ["devices", "list"])
+
+    assert listed.exit_code == 0
+    assert "\x1b" not in listed.output and "\x07" not in listed.output
+    assert listed.output.count("\n") == 1
+    assert "\\x1b]0;pwned\\x07Garden\\nfake-cam" in listed.output
+
+
+def test_users_logout_all_ends_every_session_of_the_user(runner, s3):
+    # Given alice logged in on a phone that is now lost
+    runner.invoke(cli, ["users", "add", "alice"], input="s3cret-pass\ns3cret-pass\n")
+    users = UserStore(lambda: s3, BUCKET)
+    session = users.login("alice", "s3cret-pass")
+    assert users.session_alive("alice", session, fresh=True)
+    # When she logs out everywhere from the command line
+    result = runner.invoke(cli, ["users", "logout-all", "alice"])
+    # Then that session is dead, and a new login works
+    assert result.exit_code == 0, result.output
+    assert not users.session_alive("alice", session, fresh=True)
+    assert users.session_alive("alice", users.login("alice", "s3cret-pass"), fresh=True)
+    # And an unknown user is a clear error
+    unknown = runner.invoke(cli, ["users", "logout-all", "bob"])
+    assert unknown.exit_code == 1 and "no user 'bob'" in unknown.output
