@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -23,10 +24,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from camcloud.settings import Settings
 from camcloud.simulate import make_frame
 from ingest import logs
 from ingest.logs import JsonFormatter
 from ingest.s3put import FastPut
+from ingest.wiring import make_ingest_client
 from tests.conftest import jpeg_bytes
 from tests.hostile_jpegs import fill_floods, scan_bombs
 from tests.ingest_support import (
@@ -63,11 +66,12 @@ class Stack:
 
 @contextmanager
 def fresh_stack(endpoint: str, spool_dir: Path, clock: FakeClock | None = None,
-                **overrides: Any) -> Iterator[Stack]:
+                client: Any = None, **overrides: Any) -> Iterator[Stack]:
     """A new bucket with the camera registered and an ingest of its own, stopped after."""
     bucket = new_bucket(endpoint, spool_dir, **overrides)
     key = bucket.add_device(DEVICE)
-    with LiveIngest(bucket.settings, clock=clock.clock() if clock else None) as live:
+    with LiveIngest(bucket.settings, client,
+                    clock=clock.clock() if clock else None) as live:
         yield Stack(bucket, live, key)
 
 
@@ -405,6 +409,13 @@ def test_body_shorter_than_content_length_is_400_incomplete(stack: Stack) -> Non
     assert stack.stored() == []
 
 
+@functools.cache
+def shared_client(endpoint: str) -> Any:
+    """The ingest's kind of S3 client for ``endpoint``, made once."""
+    return make_ingest_client(Settings.from_env({"CAMCLOUD_BUCKET": "any",
+                                                 "CAMCLOUD_S3_ENDPOINT": endpoint}))
+
+
 @hypothesis_settings(max_examples=40, deadline=None,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
@@ -418,13 +429,17 @@ def test_no_request_content_produces_a_500(
     moto_endpoint: str, tmp_path: Path, body: bytes, capture_id: str | None,
     captured_at: str | None, content_type: str,
 ) -> None:
+    # One S3 client for every example (it holds no bucket, only connections): building one
+    # costs more than the rest of an example.
+    client = shared_client(moto_endpoint)
     headers: dict[str, str | None] = {"Content-Type": content_type}
     for name, value in (("X-Capture-Id", capture_id), ("X-Captured-At", captured_at)):
         if value is not None:
             headers[name] = value.encode("latin-1", "ignore").decode("latin-1").replace(
                 "\r", "").replace("\n", "")
     # A bucket and an ingest of its own for every example: no state carried between them.
-    with fresh_stack(moto_endpoint, tmp_path / f"spool-{uuid.uuid4().hex[:8]}") as stack:
+    with fresh_stack(moto_endpoint, tmp_path / f"spool-{uuid.uuid4().hex[:8]}",
+                     client=client) as stack:
         response = stack.post(body, headers)
     assert response.status in {201, 200, 400, 411, 413, 415}, response.data
     if response.status >= 400:
