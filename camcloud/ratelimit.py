@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from camcloud.bounded import BoundedDict
+
 
 class RateLimiter:
     """``rate_per_minute`` uploads per device, up to ``burst`` at once."""
@@ -22,29 +24,23 @@ class RateLimiter:
         self._rate = rate_per_minute / 60.0
         self._burst = float(burst)
         self._clock = clock
-        self._max_devices = max_devices
-        self._buckets: dict[str, tuple[float, float]] = {}
+        # Bounded memory whatever device ids are thrown at us: the least recent go when full.
+        self._buckets: BoundedDict[str, tuple[float, float]] = BoundedDict(max_devices)
         self._lock = threading.Lock()
 
     def acquire(self, device: str) -> float:
         """Take one token for ``device``: 0.0 if allowed, else seconds until one is free."""
         now = self._clock()
         with self._lock:
-            tokens, last = self._buckets.get(device, (self._burst, now))
+            tokens, last = self._buckets.get(device) or (self._burst, now)
             tokens = min(self._burst, tokens + (now - last) * self._rate)
             if tokens >= 1.0:
-                self._remember(device, (tokens - 1.0, now))
+                self._buckets.put(device, (tokens - 1.0, now))
                 return 0.0
-            self._remember(device, (tokens, now))
+            self._buckets.put(device, (tokens, now))
             return (1.0 - tokens) / self._rate
 
     @staticmethod
     def retry_after(wait: float) -> int:
         """``wait`` as whole seconds for a ``Retry-After`` header (at least 1)."""
         return max(1, math.ceil(wait))
-
-    def _remember(self, device: str, state: tuple[float, float]) -> None:
-        # Bounded memory whatever device ids are thrown at us: forget the oldest when full.
-        if device not in self._buckets and len(self._buckets) >= self._max_devices:
-            self._buckets.pop(next(iter(self._buckets)))
-        self._buckets[device] = state

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any
 
 PREFIX = "CAMCLOUD_"
-T = TypeVar("T")
 
 
 class SettingsError(ValueError):
