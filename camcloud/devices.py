@@ -18,6 +18,7 @@ from typing import Any
 
 from camcloud import layout
 from camcloud.bounded import BoundedDict
+from camcloud.errors import Refusal
 from camcloud.s3 import get_json, iter_keys, put_json
 
 KEY_PREFIX = "cc1"
@@ -29,13 +30,11 @@ class DeviceError(ValueError):
     """A registry operation was refused (unknown device, duplicate, bad setting)."""
 
 
-class AuthError(Exception):
-    """A device key was refused; ``code`` and ``status`` are the protocol's error and HTTP code."""
+class AuthError(Refusal):
+    """A device key was refused: a Refusal with the protocol's error code and HTTP status."""
 
     def __init__(self, code: str, status: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
+        super().__init__(status, code, message)
 
 
 def check_name(name: str) -> str:
