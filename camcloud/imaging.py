@@ -21,7 +21,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import ExifTags, Image, ImageDraw, ImageFilter, ImageFont, ImageStat
+from PIL import (
+    ExifTags,
+    Image,
+    ImageDraw,
+    ImageFilter,
+    ImageFont,
+    ImageStat,
+    UnidentifiedImageError,
+)
 
 THUMB_EDGE = 320
 PREVIEW_EDGE = 1024
@@ -173,7 +181,7 @@ def _open(original: bytes) -> tuple[Image.Image, Image.Exif]:
             image = Image.open(io.BytesIO(original), formats=["JPEG"])
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
             raise ImageError("decompression_bomb", f"decompression bomb refused: {exc}") from None
-        except Image.UnidentifiedImageError:
+        except UnidentifiedImageError:
             raise ImageError("not_jpeg", "the original is not a JPEG") from None
         except MemoryError:
             raise
@@ -272,16 +280,17 @@ def placeholder(code: str, reason: str, edge: int) -> bytes:
     width, height = edge, edge * 3 // 4
     tile = Image.new("RGB", (width, height), (38, 38, 44))
     draw = ImageDraw.Draw(tile)
-    title = ImageFont.load_default(size=max(12, edge // 16))
-    body = ImageFont.load_default(size=max(10, edge // 26))
+    title_size, body_size = max(12, edge // 16), max(10, edge // 26)
+    title = ImageFont.load_default(size=title_size)
+    body = ImageFont.load_default(size=body_size)
     margin = edge // 16
     draw.rectangle((0, 0, width - 1, height - 1), outline=(120, 60, 60), width=max(2, edge // 160))
     draw.text((margin, margin), "capture could not be read", font=title, fill=(235, 235, 235))
-    chars = max(16, int(width / (body.size * 0.55)) - 4)
+    chars = max(16, int(width / (body_size * 0.55)) - 4)
     lines = textwrap.wrap(reason, chars)[:6] or [code]
-    y = margin * 2 + title.size
+    y = margin * 2 + title_size
     for line in lines:
         draw.text((margin, y), line, font=body, fill=(200, 200, 200))
-        y += int(body.size * 1.3)
-    draw.text((margin, height - margin - body.size), f"[{code}]", font=body, fill=(220, 120, 120))
+        y += int(body_size * 1.3)
+    draw.text((margin, height - margin - body_size), f"[{code}]", font=body, fill=(220, 120, 120))
     return _encode(tile, THUMB_QUALITY)

@@ -12,7 +12,7 @@ import hashlib
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def exif_capture_time(body: bytes) -> datetime | None:
     except ValueError:
         return None
     offset = exif.get(ExifTags.Base.OffsetTimeOriginal)
-    zone = UTC
+    zone: tzinfo = UTC
     if isinstance(offset, str):
         try:
             zone = datetime.strptime(offset.strip("\x00 "), "%z").tzinfo or UTC
