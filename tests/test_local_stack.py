@@ -105,8 +105,19 @@ def test_uploads_without_a_key_or_not_a_jpeg_are_refused_and_write_nothing(local
     # Then each gets its status and a JSON error, and nothing is written
     assert no_key.status == 401 and no_key.json()["error"] == "missing_key"
     assert not_jpeg.status == 400 and not_jpeg.json()["error"] == "not_jpeg"
-    time.sleep(0.5)
-    assert set(all_keys(local_stack)) == before
+    # (a barrier, not a fixed sleep: once a good upload sent after them is fully processed,
+    # anything the refused ones had set in motion would have landed too)
+    good = urllib3.request("POST", url, body=jpeg_bytes(), headers={
+        "Content-Type": "image/jpeg", "Authorization": f"Bearer {key}",
+        "X-Capture-Id": "after-refusals"})
+    ref = layout.parse_key(good.json()["key"])
+    deadline = time.monotonic() + 10
+    while ref.meta_key not in all_keys(local_stack) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    written = set(all_keys(local_stack)) - before
+    assert {ref.raw_key, ref.thumb_key, ref.preview_key, ref.meta_key} <= written
+    assert {key for key in written if "after-refusals" not in key and not key.startswith(
+        "ids/")} == set()
 
 
 def test_simulated_camera_with_retries_leaves_exactly_its_captures(local_stack):
