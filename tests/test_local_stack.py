@@ -61,6 +61,19 @@ def wait_for_gallery(stack: Any, needle: str, timeout: float = 10.0) -> str:
         time.sleep(0.1)
 
 
+def upload_and_wait_for_record(stack: Any, capture_id: str) -> layout.CaptureRef:
+    """Upload a JPEG as the demo camera and wait until the worker has written its record."""
+    key = stack.info["devices"]["demo-cam"]
+    response = urllib3.request("POST", stack.info["upload_url"], body=jpeg_bytes(), headers={
+        "Content-Type": "image/jpeg", "Authorization": f"Bearer {key}",
+        "X-Capture-Id": capture_id})
+    ref = layout.parse_key(response.json()["key"])
+    deadline = time.monotonic() + 10
+    while ref.meta_key not in all_keys(stack) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return ref
+
+
 def test_the_banner_curl_command_uploads_and_the_gallery_shows_the_thumbnail(local_stack, tmp_path):
     # Given the local stack and a JPEG on disk
     photo = tmp_path / "photo.jpg"
@@ -107,13 +120,7 @@ def test_uploads_without_a_key_or_not_a_jpeg_are_refused_and_write_nothing(local
     assert not_jpeg.status == 400 and not_jpeg.json()["error"] == "not_jpeg"
     # (a barrier, not a fixed sleep: once a good upload sent after them is fully processed,
     # anything the refused ones had set in motion would have landed too)
-    good = urllib3.request("POST", url, body=jpeg_bytes(), headers={
-        "Content-Type": "image/jpeg", "Authorization": f"Bearer {key}",
-        "X-Capture-Id": "after-refusals"})
-    ref = layout.parse_key(good.json()["key"])
-    deadline = time.monotonic() + 10
-    while ref.meta_key not in all_keys(local_stack) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    ref = upload_and_wait_for_record(local_stack, "after-refusals")
     written = set(all_keys(local_stack)) - before
     assert {ref.raw_key, ref.thumb_key, ref.preview_key, ref.meta_key} <= written
     assert {key for key in written if "after-refusals" not in key and not key.startswith(
@@ -148,14 +155,7 @@ def test_simulated_camera_with_retries_leaves_exactly_its_captures(local_stack):
 
 def test_the_worker_removes_derived_objects_when_an_original_is_deleted(local_stack):
     # Given a processed capture
-    key = local_stack.info["devices"]["demo-cam"]
-    response = urllib3.request("POST", local_stack.info["upload_url"], body=jpeg_bytes(), headers={
-        "Content-Type": "image/jpeg", "Authorization": f"Bearer {key}",
-        "X-Capture-Id": "delete-me"})
-    ref = layout.parse_key(response.json()["key"])
-    deadline = time.monotonic() + 10
-    while ref.meta_key not in all_keys(local_stack) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    ref = upload_and_wait_for_record(local_stack, "delete-me")
     assert ref.meta_key in all_keys(local_stack)
     # When its original is deleted
     local_stack.s3.delete_object(Bucket=local_stack.bucket, Key=ref.raw_key)
