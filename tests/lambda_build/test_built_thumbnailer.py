@@ -34,16 +34,24 @@ def only_key(event: dict[str, Any]) -> tuple[str, str]:
     return record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"])
 
 
+# What template.yaml sets for the function; powertools reads it when app is imported.
+POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME": "camcloud-thumbnailer",
+                  "POWERTOOLS_METRICS_NAMESPACE": "camcloud"}
+
+
 @pytest.fixture(scope="module")
 def lambda_module() -> Iterator[Any]:
     """Import app.handler as Lambda does: /var/task first, then the layer's /opt/python."""
     assert (FUNCTION_DIR / "app.py").is_file(), f"no build at {FUNCTION_DIR}: run sam build"
-    saved_path = list(sys.path)
+    saved_path, saved_env = list(sys.path), dict(os.environ)
     sys.path[:0] = [str(FUNCTION_DIR), str(LAYER_DIR)]
+    os.environ.update(POWERTOOLS_ENV)
     try:
         yield importlib.import_module("app")
     finally:
         sys.path[:] = saved_path
+        os.environ.clear()
+        os.environ.update(saved_env)
 
 
 @pytest.fixture
