@@ -186,9 +186,11 @@ def test_options_from_a_form_keep_the_given_defaults() -> None:
     assert options.tz == "Europe/Berlin" and options.max_frames is None and options.stamp
 
 
-def test_estimate_grows_with_frames() -> None:
-    """Given more frames, then the estimate is longer (it only decides refusals)."""
+def test_estimate_grows_with_frames_and_records() -> None:
+    """Given more frames or more records to read, then the estimate is longer (it only decides
+    refusals)."""
     assert estimate_seconds(10_000) > estimate_seconds(1_000) > estimate_seconds(10)
+    assert estimate_seconds(1_800, records=500_000) > 15 * 60 > estimate_seconds(1_800, 8_640)
 
 
 BERLIN = "Europe/Berlin"

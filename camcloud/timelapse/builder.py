@@ -256,13 +256,16 @@ def build_timelapse(
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="timelapse") as pool:
         refs = list_captures(client, bucket, device, start, end)
+        if time_budget_s is not None:
+            # Before the records: a year of captures would time out just reading them.
+            most = len(refs) if options.max_frames is None else min(len(refs),
+                                                                     options.max_frames)
+            needed = estimate_seconds(most, records=len(refs))
+            if needed > time_budget_s:
+                raise RangeTooLong(len(refs), most, needed, time_budget_s)
         plan = choose_frames(load_candidates(client, bucket, refs, pool), options)
         if not plan.frames:
             raise NoUsableFrames(device, start, end, plan)
-        if time_budget_s is not None:
-            needed = estimate_seconds(len(plan.frames))
-            if needed > time_budget_s:
-                raise RangeTooLong(len(plan.frames), needed, time_budget_s)
         handle, name = tempfile.mkstemp(prefix="timelapse-", suffix="." + options.container,
                                         dir=tmp_dir)
         os.close(handle)

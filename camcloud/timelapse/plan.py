@@ -24,10 +24,13 @@ SIDECAR_SCHEMA = 1
 SKIP_REASONS = ("no_record", "error", "dark", "duplicate", "thinned", "unreadable")
 # Lambda stops an invocation at 15 minutes; the build must also list, upload and write.
 LAMBDA_LIMIT_S = 15 * 60
-# Frames/s the builder reaches on one Lambda arm64 vCPU at preview size (1024x768, preset
-# veryfast), rounded down from bench/timelapse.py on a 2-core x86 host: used only to refuse a
-# range that cannot finish in time, before any preview is fetched.
-ESTIMATED_FRAMES_PER_SECOND = 25.0
+# Frames/s assumed for one Lambda arm64 vCPU at preview size (1024x768, preset veryfast): the
+# builder spends ~33 ms of CPU per noisy 1024x768 frame on the x86 host of bench/timelapse.py
+# (~30 frames/s); halved for Graviton and noise. Used only to refuse, before any preview is
+# fetched, a range that could not finish in time.
+ESTIMATED_FRAMES_PER_SECOND = 15.0
+# Record GETs per second through the pool (8 in flight at ~40 ms each, halved for safety).
+ESTIMATED_RECORDS_PER_SECOND = 100.0
 CODECS = {"libx264": "mp4"}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 _RANGE_STAMP = "%Y%m%dT%H%M%SZ"
@@ -268,19 +271,21 @@ class NoUsableFrames(Refusal):
 class RangeTooLong(Refusal):
     """The build would not finish within the time the invocation has left."""
 
-    def __init__(self, frames: int, seconds: float, budget_s: float) -> None:
+    def __init__(self, captures: int, frames: int, seconds: float, budget_s: float) -> None:
         super().__init__(
             413, "range_too_long",
-            f"{frames} frames need about {seconds / 60:.1f} min to encode, but this build may "
+            f"{captures} captures and up to {frames} frames need about {seconds / 60:.1f} min "
+            f"to read and encode, but this build may "
             f"take {budget_s / 60:.1f} min (an AWS Lambda invocation stops at "
             f"{LAMBDA_LIMIT_S // 60} minutes): choose a shorter range or a lower max_seconds, "
             "or run `camcloud timelapse build`, which has no time limit",
         )
 
 
-def estimate_seconds(frames: int, frames_per_second: float = ESTIMATED_FRAMES_PER_SECOND) -> float:
-    """How long encoding ``frames`` frames takes, plus a fixed allowance for list and upload."""
-    return 10.0 + frames / frames_per_second
+def estimate_seconds(frames: int, records: int = 0) -> float:
+    """How long a build takes: ``records`` record GETs still to make, ``frames`` frames to
+    encode, plus a fixed allowance for the listing and the upload."""
+    return 10.0 + records / ESTIMATED_RECORDS_PER_SECOND + frames / ESTIMATED_FRAMES_PER_SECOND
 
 
 def zone(tz: str) -> ZoneInfo:
