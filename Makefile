@@ -45,7 +45,7 @@ deploy: $(STAMP)
 	bash deploy/deploy.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check camcloud ingest gallery lambdas tests bench
+	$(BIN)/ruff check camcloud camcloud_cli ingest gallery lambdas tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)
