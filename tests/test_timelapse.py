@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PIL import ImageStat
 
+from camcloud.errors import Refusal
 from camcloud.s3 import get_json, iter_keys
 from camcloud.timelapse import (
     NoUsableFrames,
@@ -337,3 +338,18 @@ def test_full_range_jpeg_luma_is_not_shown_too_contrasty(s3: Any, tmp_path: Path
 
     lumas = decode_video(download(s3, BUCKET, result.key, tmp_path / "grey.mp4"))["lumas"]
     assert lumas == [pytest.approx(60, abs=2.5), pytest.approx(200, abs=2.5)]
+
+
+@pytest.mark.parametrize(("device", "start", "end", "code"), [
+    ("Cam One", MORNING, MORNING + timedelta(hours=1), "bad_device"),
+    ("cam-1", MORNING, MORNING, "bad_range"),
+    ("cam-1", MORNING, MORNING - timedelta(hours=1), "bad_range"),
+])
+def test_bad_request_is_refused_naming_the_problem(s3: Any, device: str, start: datetime,
+                                                   end: datetime, code: str) -> None:
+    """Given a bad device id or an empty range, when built, then a 400 refusal says which."""
+    with pytest.raises(Refusal) as refused:
+        build_timelapse(s3, BUCKET, device, start, end, clock=clock)
+
+    assert refused.value.status == 400 and refused.value.code == code
+    assert timelapse_keys(s3) == []

@@ -244,11 +244,14 @@ def build_timelapse(
     """Build the time-lapse of ``device`` over ``[start, end)`` and store it with its sidecar.
 
     ``key`` defaults to the range key of these options. ``time_budget_s`` (a Lambda's remaining
-    time) refuses, before any preview is fetched, a build estimated to take longer. Raises
+    time) refuses, before any record is read, a build estimated to take longer. Raises
     NoUsableFrames (nothing written) when no capture makes a frame.
     """
     options = options or Options()
-    layout.check_device_id(device)
+    try:
+        layout.check_device_id(device)
+    except layout.LayoutError as exc:
+        raise Refusal(400, "bad_device", str(exc)) from None
     if to_ms(end) <= to_ms(start):
         raise Refusal(400, "bad_range", f"the range ends ({end.isoformat()}) before it starts "
                       f"({start.isoformat()})")
