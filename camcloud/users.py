@@ -152,6 +152,8 @@ class UserStore:
         if not check_password(password, stored):
             return None
         if stored.startswith(_LEGACY_PREFIX):
+            # A password replaced from the command line during this one check would be undone
+            # here; that window is one login long and happens once per user.
             record["password_hash"] = hash_password(password)
             put_json(self._client(), self._bucket, layout.user_key(name), record)
         version = _version_of(record)
