@@ -39,7 +39,7 @@ constexpr bool kBatteryMode = CAMCLOUD_DEEP_SLEEP_S > 0;
 // Battery mode: losses survive deep sleep so the next upload still reports them.
 RTC_DATA_ATTR uint32_t rtc_frames_lost = 0;
 
-CameraStatus g_status;
+DeviceStatus g_status;
 camcloud::UploadUrl g_url;
 bool g_url_ok = false;
 Camera g_camera(CAMCLOUD_CAMERA_CS_PIN);

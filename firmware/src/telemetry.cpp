@@ -22,7 +22,7 @@ const char* reset_reason_name(esp_reset_reason_t reason) {
     }
 }
 
-camcloud::Telemetry collect_telemetry(const CameraStatus& status) {
+camcloud::Telemetry collect_telemetry(const DeviceStatus& status) {
     camcloud::Telemetry t;
     t.firmware = CAMCLOUD_FIRMWARE_VERSION;
     t.rssi_dbm = WiFi.RSSI();
