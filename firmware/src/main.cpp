@@ -159,8 +159,9 @@ void upload_next() {
     request.user_agent = "camcloud-firmware/" CAMCLOUD_FIRMWARE_VERSION;
     request.telemetry = &telemetry;
 
-    WiFiClient& client = g_url.tls ? static_cast<WiFiClient&>(g_tls_client) : g_plain_client;
-    WifiConnection connection(client, kResponseTimeoutMs);
+    WifiConnection plain(g_plain_client, kResponseTimeoutMs);
+    WifiConnection tls(g_tls_client, CAMCLOUD_ROOT_CA, kResponseTimeoutMs);
+    camcloud::Connection& connection = g_url.tls ? static_cast<camcloud::Connection&>(tls) : plain;
     uint32_t started = millis();
     camcloud::UploadResult result = g_uploader.upload(connection, source, request, now_unix());
     camcloud::Decision decision =
@@ -238,8 +239,6 @@ void setup() {
         if (std::strlen(CAMCLOUD_ROOT_CA) == 0) {
             CAMCLOUD_LOG("config: https:// needs CAMCLOUD_ROOT_CA; not uploading");
             g_url_ok = false;
-        } else {
-            g_tls_client.setCACert(CAMCLOUD_ROOT_CA);
         }
     }
 
