@@ -22,7 +22,7 @@
 set -euo pipefail
 
 FIRMWARE_DIR="$(cd "$(dirname "$0")/.." && pwd)"
-CHIPS=(${CAMCLOUD_CHECK_CHIPS:-esp32 esp32s3})
+read -r -a CHIPS <<<"${CAMCLOUD_CHECK_CHIPS:-esp32 esp32s3}"
 JOBS="${CAMCLOUD_CHECK_JOBS:-2}"
 
 skip() {
