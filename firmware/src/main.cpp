@@ -1,6 +1,6 @@
 // camcloud camera firmware: ESP32 / ESP32-S3 + Arducam Mega 3MP on SPI, speaking the device
-// upload protocol of SPEC.md. Everything that can be tested on a PC lives in lib/camcloud_core;
-// this file wires it to the hardware.
+// upload protocol (top-level README, "Device protocol"). Everything that can be tested on a PC
+// lives in lib/camcloud_core; this file wires it to the hardware.
 #include <Arduino.h>
 #include <WiFi.h>
 #include <WiFiClientSecure.h>

@@ -108,7 +108,7 @@ TEST_SUITE("camera on the real Arducam driver") {
         uint32_t size = camera.capture();
         Upload upload = upload_fifo(camera, size);
         // Then the upload announces and sends what the FIFO reported: the JPEG byte for byte,
-        // then the padding, which the ingest trims after the end-of-image marker (SPEC)
+        // then the padding, which the ingest trims after the end-of-image marker (device protocol)
         CHECK(size == 28700);
         CHECK(upload.result.status == 201);
         REQUIRE(upload.connection.body().size() == 28700);

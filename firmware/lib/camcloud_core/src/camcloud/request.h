@@ -17,7 +17,7 @@ struct UploadUrl {
 // Parses "http[s]://host[:port][/path]" into url; false (and url untouched) when it is not one.
 bool parse_upload_url(const char* text, UploadUrl& url);
 
-// Camera health sent with every upload (SPEC: telemetry headers). Empty strings and negative
+// Camera health sent with every upload (device protocol: telemetry headers). Empty strings and negative
 // numbers are left out of the request.
 struct Telemetry {
     const char* firmware = nullptr;      // X-Firmware
