@@ -487,3 +487,19 @@ int WiFiClientSecure::setTimeout(uint32_t seconds) {
     sim::net().tls_timeout_ms = seconds * 1000;
     return 0;
 }
+
+// ---- WebServer (the glue's /capture and /status; host tests never call it) -----------------
+#include <WebServer.h>
+
+Uri::Uri(const char*) {}
+Uri::Uri(const String&) {}
+Uri::~Uri() = default;
+WebServer::WebServer(int) {}
+WebServer::~WebServer() = default;
+void WebServer::begin() {}
+void WebServer::handleClient() {}
+void WebServer::on(const Uri&, THandlerFunction) {}
+void WebServer::on(const Uri&, HTTPMethod, THandlerFunction) {}
+void WebServer::onNotFound(THandlerFunction) {}
+void WebServer::send(int, const char*, const String&) {}
+void WebServer::sendHeader(const String&, const String&, bool) {}
