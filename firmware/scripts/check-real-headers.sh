@@ -152,13 +152,19 @@ wait
 
 failed=0
 total=0
+library_warnings=0
 while IFS='|' read -r chip name log; do
     total=$((total + 1))
     status="$(cat "$log.status" 2>/dev/null || echo FAIL)"
-    warnings="$(grep -c 'warning:' "$log" || true)"
+    # Warnings in the firmware's own files are shown; the libraries' own (the stand-in compiler
+    # disagrees with some Xtensa-only attributes in their headers) are only counted.
+    ours="$(grep -c "^$FIRMWARE_DIR/.*warning:" "$log" || true)"
+    theirs=$(( $(grep -c 'warning:' "$log" || true) - ours ))
+    library_warnings=$((library_warnings + theirs))
     if [ "$status" = ok ]; then
-        printf '%-8s %-52s ok%s\n' "$chip" "$name" "$([ "$warnings" -gt 0 ] && echo " ($warnings warnings)")"
-        # CAMCLOUD_CHECK_WARNINGS=1 lists them.
+        printf '%-8s %-52s ok%s\n' "$chip" "$name" "$([ "$ours" -gt 0 ] && echo " ($ours warnings)")"
+        [ "$ours" -gt 0 ] && grep "^$FIRMWARE_DIR/.*warning:" "$log" | sed 's/^/    /'
+        # CAMCLOUD_CHECK_WARNINGS=1 lists the libraries' warnings too.
         [ "${CAMCLOUD_CHECK_WARNINGS:-0}" = 1 ] && { grep 'warning:' "$log" | sed 's/^/    /' || true; }
     else
         failed=$((failed + 1))
@@ -167,5 +173,6 @@ while IFS='|' read -r chip name log; do
     fi
 done <"$work/index"
 
-echo "real-header check: $((total - failed))/$total translation units compile for ${CHIPS[*]} (arduino-esp32 $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$framework/package.json" 2>/dev/null || echo '?'), $(grep -m1 '^version=' "$arducam/library.properties" 2>/dev/null | cut -d= -f2 || echo '?'))"
+echo "real-header check: $library_warnings warnings inside the real libraries' headers and sources (CAMCLOUD_CHECK_WARNINGS=1 lists them)"
+echo "real-header check: $((total - failed))/$total translation units compile for ${CHIPS[*]} (framework-arduinoespressif32 $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$framework/package.json" 2>/dev/null || echo '?'), Arducam_Mega $(grep -m1 '^version=' "$arducam/library.properties" 2>/dev/null | cut -d= -f2 || echo '?'))"
 [ "$failed" -eq 0 ]
