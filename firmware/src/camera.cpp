@@ -26,7 +26,8 @@ bool known_sensor(uint8_t id) {
 }  // namespace
 
 Camera::Camera(int cs_pin) : device_(cs_pin), cs_pin_(cs_pin) {
-    // No camera is not a reason to reboot: probe again after 5 s, 10 s, ... at most 5 min.
+    // No camera is not a reason to reboot: probe again after 5-10 s, then about twice as long
+    // each time (with jitter), at most every 5 min.
     probe_policy_.base_ms = 10000;
     probe_policy_.cap_ms = 5UL * 60UL * 1000UL;
 }
