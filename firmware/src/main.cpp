@@ -44,7 +44,13 @@ RTC_DATA_ATTR uint32_t rtc_frames_lost = 0;
 DeviceStatus g_status;
 camcloud::UploadUrl g_url;
 bool g_url_ok = false;
-Camera g_camera(CAMCLOUD_CAMERA_CS_PIN);
+// Not a global object: Arducam_Mega's constructor calls SPI.begin(), and C++ leaves open whether
+// a global here is built before the core's global SPI object, whose constructor would then wipe
+// the bus set-up (SPI reads 0x00: "camera not found" forever). Built on first use, in setup().
+Camera& camera() {
+    static Camera instance(CAMCLOUD_CAMERA_CS_PIN);
+    return instance;
+}
 WifiLink g_wifi(CAMCLOUD_WIFI_SSID, CAMCLOUD_WIFI_PASSWORD, CAMCLOUD_HOSTNAME);
 Identity g_identity;
 Triggers g_triggers(CAMCLOUD_TRIGGER_HTTP_PORT, CAMCLOUD_PIR_PIN,
@@ -107,12 +113,12 @@ void count_lost(uint32_t frames, const char* why) {
 }
 
 void capture_frame(const char* reason) {
-    if (!g_camera.ready()) return;
+    if (!camera().ready()) return;
     if (g_fifo.waiting) {
         CAMCLOUD_LOG("capture skipped (%s): the last frame still waits in the camera", reason);
         return;
     }
-    uint32_t size = g_camera.capture();
+    uint32_t size = camera().capture();
     if (size == 0) {
         CAMCLOUD_LOG("camera: capture failed");
         return;
@@ -130,7 +136,7 @@ void capture_frame(const char* reason) {
     if (evicted > 0) count_lost(evicted, "PSRAM full, oldest dropped");
     if (slot != nullptr) {
         // FIFO -> PSRAM in SPI bursts of at most 255 bytes; uploads and retries read PSRAM.
-        CameraFifoSource fifo(g_camera.device());
+        CameraFifoSource fifo(camera().device());
         uint32_t copied = 0;
         while (copied < size) {
             uint32_t left = size - copied;
@@ -162,7 +168,7 @@ void upload_next() {
 
     camcloud::MemoryFrameSource memory(kept != nullptr ? g_ring.data(*kept) : nullptr,
                                        kept != nullptr ? kept->size : 0);
-    CameraFifoSource fifo(g_camera.device());
+    CameraFifoSource fifo(camera().device());
     camcloud::FrameSource& source =
         kept != nullptr ? static_cast<camcloud::FrameSource&>(memory) : fifo;
     uint32_t& attempts = kept != nullptr ? kept->attempts : g_fifo.attempts;
@@ -227,7 +233,7 @@ void upload_next() {
     CAMCLOUD_LOG("sleeping %lu s", static_cast<unsigned long>(CAMCLOUD_DEEP_SLEEP_S));
     Serial.flush();
     // The module stays powered through deep sleep; Camera::begin() leaves low power after the wake.
-    g_camera.sleep();
+    camera().sleep();
     esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(CAMCLOUD_DEEP_SLEEP_S) * 1000000ULL);
     if (CAMCLOUD_PIR_PIN >= 0) {
         esp_sleep_enable_ext0_wakeup(static_cast<gpio_num_t>(CAMCLOUD_PIR_PIN), 1);
@@ -286,7 +292,7 @@ void setup() {
     g_policy.max_attempts = kBatteryMode ? 4 : 0;
 
     // Bounded: without a camera this logs "camera not found" and loop() probes again later.
-    g_camera.begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
+    camera().begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
     if (!kBatteryMode) g_triggers.begin();
     sntp_set_time_sync_notification_cb(on_time_sync);
     g_next_capture_ms = millis();  // the first capture right away
@@ -305,8 +311,8 @@ void loop() {
         if (!g_clock.trusted()) CAMCLOUD_LOG("time: SNTP answered");
         g_clock.on_sync(g_sync_ms, g_sync_unix);
     }
-    if (g_camera.retry_due(now)) {
-        g_camera.begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
+    if (camera().retry_due(now)) {
+        camera().begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
         now = millis();
     }
 
@@ -314,7 +320,7 @@ void loop() {
     if (kBatteryMode) {
         // The wake's one picture, at once (a PIR wake is about this moment); it is dated when
         // SNTP answers. A camera that is not ready yet gets its next probes within the budget.
-        if (!g_wake_capture_done && g_camera.ready()) {
+        if (!g_wake_capture_done && camera().ready()) {
             reason = "wake";
             g_wake_capture_done = true;
         }
