@@ -1,4 +1,4 @@
-// config.h of the battery-mode camera the whole-firmware host tests run (test/firmware).
+// config.h of the mains-powered camera the whole-firmware host tests run (test/firmware/mains).
 #pragma once
 
 #define CAMCLOUD_WIFI_SSID "garden"
@@ -7,16 +7,16 @@
 #define CAMCLOUD_DEVICE_KEY "k3y"
 #define CAMCLOUD_DEVICE_ID ""
 #define CAMCLOUD_ROOT_CA ""
-#define CAMCLOUD_CAPTURE_INTERVAL_S 0
+#define CAMCLOUD_CAPTURE_INTERVAL_S 60
 #define CAMCLOUD_IMAGE_MODE CAM_IMAGE_MODE_QXGA
 #define CAMCLOUD_WARMUP_FRAMES 3
-#define CAMCLOUD_TRIGGER_HTTP_PORT 0
-#define CAMCLOUD_PIR_PIN 4
+#define CAMCLOUD_TRIGGER_HTTP_PORT 80
+#define CAMCLOUD_PIR_PIN -1
 #define CAMCLOUD_TRIGGER_MIN_GAP_S 5
 #define CAMCLOUD_CAMERA_CS_PIN 10
 #define CAMCLOUD_PSRAM_RING_BYTES (2UL * 1024UL * 1024UL)
 #define CAMCLOUD_WATCHDOG_S 30
-#define CAMCLOUD_DEEP_SLEEP_S 300
+#define CAMCLOUD_DEEP_SLEEP_S 0
 #define CAMCLOUD_AWAKE_BUDGET_S 45
 #define CAMCLOUD_NTP_SERVER "pool.ntp.org"
 #define CAMCLOUD_HOSTNAME "camcloud-cam"
