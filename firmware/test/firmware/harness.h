@@ -31,6 +31,9 @@ struct Boot {
     uint32_t join_ms = 4500;
     int64_t sntp_reply_after_wifi_ms = 1500;  // < 0: SNTP never answers
     uint32_t run_ms = 120000;                 // stop (still awake) after this long
+    uint32_t psram_bytes = 8UL * 1024UL * 1024UL;  // an 8 MB part (N8R8, XIAO ESP32S3)
+    uint32_t psram_free = 8321512;
+    uint32_t psram_largest_block = 8257536;
 };
 
 struct Outcome {
@@ -66,9 +69,9 @@ inline bool read_field(const std::string& data, size_t& pos, std::string& out) {
 [[noreturn]] inline void child(const Boot& b, int fd) {
     sim::reset();
     sim::chip().reset_reason = b.reset_reason;
-    sim::chip().psram_size = 8UL * 1024UL * 1024UL;
-    sim::chip().free_psram = 8321512;
-    sim::chip().max_alloc_psram = 8257536;
+    sim::chip().psram_size = b.psram_bytes;
+    sim::chip().free_psram = b.psram_free;
+    sim::chip().max_alloc_psram = b.psram_largest_block;
     sim::wifi().join_ms = b.join_ms;
     std::unique_ptr<ArducamMegaEmulator> module;
     auto plug_in = [&]() {

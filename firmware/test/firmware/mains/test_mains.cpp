@@ -31,4 +31,17 @@ TEST_SUITE("mains power, whole firmware") {
         CHECK(out.uploads <= 9);
         CHECK(captured_at_header(out.request) > 0);
     }
+
+    TEST_CASE("a 2 MB PSRAM part gets a frame ring it can allocate, not none") {
+        // Given an ESP32-S3 N8R2: 2 MB of PSRAM, about 2,000,000 bytes in its largest free block
+        Boot b;
+        b.psram_bytes = 2UL * 1024UL * 1024UL;
+        b.psram_free = 2030000;
+        b.psram_largest_block = 2000000;
+        b.run_ms = 2000;
+        // When the firmware starts
+        Outcome out = boot(b);
+        // Then the ring takes what fits, leaving 256 KiB to the rest of the firmware
+        CHECK(logged(out, "failed frames are kept for retry in 1737856 bytes"));
+    }
 }
