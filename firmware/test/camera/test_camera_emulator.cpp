@@ -246,4 +246,36 @@ TEST_SUITE("camera on the real Arducam driver") {
         CHECK(upload.connection.body() ==
               as_string(ArducamMegaEmulator::generated_frame(CAM_IMAGE_MODE_VGA, 2)));
     }
+
+    TEST_CASE("single-byte and burst FIFO reads continue one stream of the frame") {
+        // Given a captured 1000-byte frame
+        power_on();
+        ArducamMegaEmulator module(kCsPin);
+        Camera camera(kCsPin);
+        REQUIRE(camera.begin(CAM_IMAGE_MODE_QVGA, 0));
+        std::vector<uint8_t> jpeg = camcloud_test::make_frame(1000);
+        module.next_frames.push_back(jpeg);
+        REQUIRE(camera.capture() == 1000);
+        // When two bytes are read singly (0x3D), then the rest in bursts (0x3C)
+        std::vector<uint8_t> got;
+        got.push_back(camera.device().readByte());
+        got.push_back(camera.device().readByte());
+        CameraFifoSource source(camera.device());
+        uint8_t buffer[255];
+        while (uint8_t n = source.read(buffer, sizeof buffer)) got.insert(got.end(), buffer, buffer + n);
+        // Then the bytes are the frame, in order, none lost to the framing's dummy bytes
+        CHECK(got == jpeg);
+        CHECK(module.fifo_read_position() == 1000);
+    }
+
+    TEST_CASE("something on the bus that is not an Arducam Mega is 'camera not found'") {
+        // Given a device that answers the state register but reports an unknown sensor id
+        power_on();
+        ArducamMegaEmulator module(kCsPin, 0x00);
+        Camera camera(kCsPin);
+        // When the camera starts, Then it is not taken for a camera
+        CHECK_FALSE(camera.begin(CAM_IMAGE_MODE_QXGA, 0));
+        CHECK(sim::serial().find("sensor id 0x00 is no Arducam Mega") != std::string::npos);
+        CHECK(module.captures_started() == 0);
+    }
 }
