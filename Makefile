@@ -32,10 +32,14 @@ system-deps:
 test-python: $(STAMP)
 	$(BIN)/pytest
 
+# FIRMWARE_DEPS (the real arduino-esp32 and Arducam_Mega; .ci/run sets it) adds the emulator
+# tests against the real driver and the real-header check; unset, PlatformIO's copies are used
+# when a `pio run` fetched them, else each says in one line that it did not run.
 test-firmware:
 	cmake -S firmware -B build/firmware -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build/firmware -j2
 	ctest --test-dir build/firmware --output-on-failure
+	bash firmware/scripts/check-real-headers.sh
 
 test-template: $(STAMP)
 	bash scripts/test-template.sh

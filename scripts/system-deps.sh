@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (browser, C++ toolchain, linters),
+# Installs the Debian packages the test suite needs (browser, C++ toolchains, linters),
 # or, when not root, names the missing ones and stops.
 set -euo pipefail
 
@@ -12,12 +12,15 @@ declare -A need=(
   [curl]=curl
   [nginx]=nginx-light
   [openssl]=openssl
+  # The firmware's real-header check: a 32-bit newlib cross compiler stands in for the ESP32's.
+  [arm-none-eabi-g++]=gcc-arm-none-eabi
 )
 missing=()
 for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [ -f /usr/include/doctest/doctest.h ] || missing+=(doctest-dev)
+[ -f /usr/lib/arm-none-eabi/newlib/libstdc++.a ] || missing+=(libstdc++-arm-none-eabi-newlib)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -16,6 +16,12 @@
 // For https:// URLs: the root CA that signed the ingest's certificate, in PEM. The camera trusts
 // this one root and nothing else; with an https:// URL and no CA it refuses to upload.
 // Let's Encrypt certificates chain to ISRG Root X1 (https://letsencrypt.org/certificates/).
+// Paste the PEM as adjacent C strings, one per PEM line, each ending in \n, and a backslash at
+// the end of every line of the #define but the last (README: "The root CA"):
+//   "-----BEGIN CERTIFICATE-----\n"
+//   "MIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAwDQYJKoZIhvcNAQELBQAw\n"
+//   ...
+//   "-----END CERTIFICATE-----\n"
 #define CAMCLOUD_ROOT_CA ""
 
 // ---- captures ---------------------------------------------------------------------------------
@@ -28,10 +34,13 @@
 
 // ---- hardware ---------------------------------------------------------------------------------
 // Chip select of the Arducam Mega; SCK/MISO/MOSI are the board's default SPI pins (README).
+// platformio.ini sets it for the XIAO ESP32S3 (GPIO2, pin D1).
+#ifndef CAMCLOUD_CAMERA_CS_PIN
 #if defined(CONFIG_IDF_TARGET_ESP32S3)
-#define CAMCLOUD_CAMERA_CS_PIN 10
+#define CAMCLOUD_CAMERA_CS_PIN 10  // ESP32-S3-DevKitC-1
 #else
-#define CAMCLOUD_CAMERA_CS_PIN 5
+#define CAMCLOUD_CAMERA_CS_PIN 5   // ESP32 DevKitC / WROVER
+#endif
 #endif
 
 // ---- reliability and power --------------------------------------------------------------------

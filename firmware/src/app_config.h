@@ -3,7 +3,9 @@
 
 #include <Arducam_Mega.h>
 
-#if defined(CAMCLOUD_USE_EXAMPLE_CONFIG)
+#if defined(CAMCLOUD_TEST_CONFIG)
+#include CAMCLOUD_TEST_CONFIG  // host tests of the whole firmware (test/firmware)
+#elif defined(CAMCLOUD_USE_EXAMPLE_CONFIG)
 #include "config.example.h"
 #elif __has_include("config.h")
 #include "config.h"

@@ -1,15 +1,16 @@
 // camcloud camera firmware: ESP32 / ESP32-S3 + Arducam Mega 3MP on SPI, speaking the device
-// upload protocol of SPEC.md. Everything that can be tested on a PC lives in lib/camcloud_core;
-// this file wires it to the hardware.
+// upload protocol (top-level README, "Device protocol"). Everything that can be tested on a PC
+// lives in lib/camcloud_core; this file wires it to the hardware.
 #include <Arduino.h>
 #include <WiFi.h>
 #include <WiFiClientSecure.h>
 #include <esp_sleep.h>
+#include <esp_sntp.h>
 #include <esp_system.h>
 #include <esp_task_wdt.h>
 
+#include <atomic>
 #include <cstring>
-#include <ctime>
 
 #include "app_config.h"
 #include "camcloud/capture_id.h"
@@ -17,6 +18,7 @@
 #include "camcloud/request.h"
 #include "camcloud/retry.h"
 #include "camcloud/upload.h"
+#include "camcloud/wall_clock.h"
 #include "camera.h"
 #include "identity.h"
 #include "status.h"
@@ -31,19 +33,24 @@ SET_LOOP_TASK_STACK_SIZE(16 * 1024);
 
 namespace {
 
-// Before 2020 the clock has not heard from NTP yet: send no X-Captured-At rather than 1970.
-constexpr int64_t kEarliestPlausibleTime = 1577836800;
 constexpr uint32_t kResponseTimeoutMs = 20000;
 constexpr bool kBatteryMode = CAMCLOUD_DEEP_SLEEP_S > 0;
+// How long after WiFi comes up an upload waits for the SNTP reply that dates its capture.
+constexpr uint32_t kNtpWaitMs = 8000;
 
 // Battery mode: losses survive deep sleep so the next upload still reports them.
 RTC_DATA_ATTR uint32_t rtc_frames_lost = 0;
 
-CameraStatus g_status;
+DeviceStatus g_status;
 camcloud::UploadUrl g_url;
 bool g_url_ok = false;
-Camera g_camera(CAMCLOUD_CAMERA_CS_PIN);
-bool g_camera_ok = false;
+// Not a global object: Arducam_Mega's constructor calls SPI.begin(), and C++ leaves open whether
+// a global here is built before the core's global SPI object, whose constructor would then wipe
+// the bus set-up (SPI reads 0x00: "camera not found" forever). Built on first use, in setup().
+Camera& camera() {
+    static Camera instance(CAMCLOUD_CAMERA_CS_PIN);
+    return instance;
+}
 WifiLink g_wifi(CAMCLOUD_WIFI_SSID, CAMCLOUD_WIFI_PASSWORD, CAMCLOUD_HOSTNAME);
 Identity g_identity;
 Triggers g_triggers(CAMCLOUD_TRIGGER_HTTP_PORT, CAMCLOUD_PIR_PIN,
@@ -55,6 +62,19 @@ camcloud::FrameRing g_ring(nullptr, 0);
 camcloud::RetryPolicy g_policy;
 WiFiClient g_plain_client;
 WiFiClientSecure g_tls_client;
+camcloud::WallClock g_clock;
+camcloud::WakeRules g_rules(kNtpWaitMs, static_cast<uint32_t>(CAMCLOUD_AWAKE_BUDGET_S) * 1000UL);
+
+// The SNTP reply arrives on lwIP's task; the loop picks it up.
+std::atomic<bool> g_sync_pending(false);
+volatile int64_t g_sync_unix = 0;
+volatile uint32_t g_sync_ms = 0;
+
+void on_time_sync(struct timeval* tv) {
+    g_sync_unix = static_cast<int64_t>(tv->tv_sec);
+    g_sync_ms = millis();
+    g_sync_pending = true;
+}
 
 // Without PSRAM a frame stays in the camera's FIFO: it can wait there for the network as long
 // as none of it has been read (no new capture overwrites it meanwhile).
@@ -62,6 +82,7 @@ struct FifoFrame {
     bool waiting;
     char capture_id[camcloud::kCaptureIdSize];
     int64_t captured_at;
+    uint32_t captured_ms;
     uint32_t size;
     uint32_t attempts;
 };
@@ -69,12 +90,14 @@ FifoFrame g_fifo = {};
 
 uint32_t g_next_capture_ms = 0;
 uint32_t g_next_upload_ms = 0;
-uint32_t g_awake_until_ms = 0;
 bool g_wake_capture_done = false;
 
-int64_t now_unix() {
-    time_t now = time(nullptr);
-    return static_cast<int64_t>(now) >= kEarliestPlausibleTime ? static_cast<int64_t>(now) : -1;
+// Unix seconds now, -1 until an SNTP reply since this boot or wake (never the drifting RTC's).
+int64_t now_unix() { return g_clock.unix_at(millis()); }
+
+// A capture's X-Captured-At: the time known then, or the time known now counted back.
+int64_t captured_at_of(int64_t captured_at, uint32_t captured_ms) {
+    return captured_at >= 0 ? captured_at : g_clock.unix_at(captured_ms);
 }
 
 bool reached(uint32_t now_ms, uint32_t at_ms) { return static_cast<int32_t>(now_ms - at_ms) >= 0; }
@@ -90,12 +113,12 @@ void count_lost(uint32_t frames, const char* why) {
 }
 
 void capture_frame(const char* reason) {
-    if (!g_camera_ok) return;
+    if (!camera().ready()) return;
     if (g_fifo.waiting) {
         CAMCLOUD_LOG("capture skipped (%s): the last frame still waits in the camera", reason);
         return;
     }
-    uint32_t size = g_camera.capture();
+    uint32_t size = camera().capture();
     if (size == 0) {
         CAMCLOUD_LOG("camera: capture failed");
         return;
@@ -103,15 +126,17 @@ void capture_frame(const char* reason) {
     ++g_status.captures;
     char id[camcloud::kCaptureIdSize];
     g_identity.next_capture_id(id, sizeof id);
+    uint32_t captured_ms = millis();
     int64_t captured_at = now_unix();
-    CAMCLOUD_LOG("capture %s: %lu bytes (%s)", id, static_cast<unsigned long>(size), reason);
+    CAMCLOUD_LOG("capture %s: %lu bytes (%s)%s", id, static_cast<unsigned long>(size), reason,
+                 captured_at < 0 ? ", dated once SNTP answers" : "");
 
     uint32_t evicted = 0;
-    uint8_t* slot = g_ring.reserve(size, id, captured_at, &evicted);
+    uint8_t* slot = g_ring.reserve(size, id, captured_at, &evicted, captured_ms);
     if (evicted > 0) count_lost(evicted, "PSRAM full, oldest dropped");
     if (slot != nullptr) {
         // FIFO -> PSRAM in SPI bursts of at most 255 bytes; uploads and retries read PSRAM.
-        CameraFifoSource fifo(g_camera.device());
+        CameraFifoSource fifo(camera().device());
         uint32_t copied = 0;
         while (copied < size) {
             uint32_t left = size - copied;
@@ -130,6 +155,7 @@ void capture_frame(const char* reason) {
         g_fifo.waiting = true;
         std::strncpy(g_fifo.capture_id, id, sizeof g_fifo.capture_id - 1);
         g_fifo.captured_at = captured_at;
+        g_fifo.captured_ms = captured_ms;
         g_fifo.size = size;
         g_fifo.attempts = 0;
     }
@@ -142,7 +168,7 @@ void upload_next() {
 
     camcloud::MemoryFrameSource memory(kept != nullptr ? g_ring.data(*kept) : nullptr,
                                        kept != nullptr ? kept->size : 0);
-    CameraFifoSource fifo(g_camera.device());
+    CameraFifoSource fifo(camera().device());
     camcloud::FrameSource& source =
         kept != nullptr ? static_cast<camcloud::FrameSource&>(memory) : fifo;
     uint32_t& attempts = kept != nullptr ? kept->attempts : g_fifo.attempts;
@@ -154,13 +180,15 @@ void upload_next() {
     request.device_key = CAMCLOUD_DEVICE_KEY;
     request.device_id = CAMCLOUD_DEVICE_ID;
     request.capture_id = capture_id;
-    request.captured_at = kept != nullptr ? kept->captured_at : g_fifo.captured_at;
+    request.captured_at = kept != nullptr ? captured_at_of(kept->captured_at, kept->captured_ms)
+                                          : captured_at_of(g_fifo.captured_at, g_fifo.captured_ms);
     request.content_length = kept != nullptr ? kept->size : g_fifo.size;
     request.user_agent = "camcloud-firmware/" CAMCLOUD_FIRMWARE_VERSION;
     request.telemetry = &telemetry;
 
-    WiFiClient& client = g_url.tls ? static_cast<WiFiClient&>(g_tls_client) : g_plain_client;
-    WifiConnection connection(client, kResponseTimeoutMs);
+    WifiConnection plain(g_plain_client, kResponseTimeoutMs);
+    WifiConnection tls(g_tls_client, CAMCLOUD_ROOT_CA, kResponseTimeoutMs);
+    camcloud::Connection& connection = g_url.tls ? static_cast<camcloud::Connection&>(tls) : plain;
     uint32_t started = millis();
     camcloud::UploadResult result = g_uploader.upload(connection, source, request, now_unix());
     camcloud::Decision decision =
@@ -204,7 +232,8 @@ void upload_next() {
     rtc_frames_lost = g_status.frames_lost;
     CAMCLOUD_LOG("sleeping %lu s", static_cast<unsigned long>(CAMCLOUD_DEEP_SLEEP_S));
     Serial.flush();
-    g_camera.device().lowPowerOn();
+    // The module stays powered through deep sleep; Camera::begin() leaves low power after the wake.
+    camera().sleep();
     esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(CAMCLOUD_DEEP_SLEEP_S) * 1000000ULL);
     if (CAMCLOUD_PIR_PIN >= 0) {
         esp_sleep_enable_ext0_wakeup(static_cast<gpio_num_t>(CAMCLOUD_PIR_PIN), 1);
@@ -238,19 +267,22 @@ void setup() {
         if (std::strlen(CAMCLOUD_ROOT_CA) == 0) {
             CAMCLOUD_LOG("config: https:// needs CAMCLOUD_ROOT_CA; not uploading");
             g_url_ok = false;
-        } else {
-            g_tls_client.setCACert(CAMCLOUD_ROOT_CA);
         }
     }
 
     if (psramFound()) {
-        void* arena = ps_malloc(CAMCLOUD_PSRAM_RING_BYTES);
+        // Sized from what is free: a 2 MB PSRAM part cannot hold a 2 MiB ring.
+        uint32_t ring_bytes = camcloud::ring_bytes_for(
+            ESP.getMaxAllocPsram(), static_cast<uint32_t>(CAMCLOUD_PSRAM_RING_BYTES));
+        void* arena = ring_bytes > 0 ? ps_malloc(ring_bytes) : nullptr;
         if (arena != nullptr) {
-            g_ring = camcloud::FrameRing(static_cast<uint8_t*>(arena),
-                                         static_cast<uint32_t>(CAMCLOUD_PSRAM_RING_BYTES));
+            g_ring = camcloud::FrameRing(static_cast<uint8_t*>(arena), ring_bytes);
         }
-        CAMCLOUD_LOG("psram: %lu bytes, %s", static_cast<unsigned long>(ESP.getPsramSize()),
-                     arena != nullptr ? "failed frames are kept for retry" : "ring allocation failed");
+        CAMCLOUD_LOG("psram: %lu bytes, %lu free; %s %lu bytes",
+                     static_cast<unsigned long>(ESP.getPsramSize()),
+                     static_cast<unsigned long>(ESP.getFreePsram()),
+                     arena != nullptr ? "failed frames are kept for retry in" : "no ring of",
+                     static_cast<unsigned long>(ring_bytes));
     } else {
         CAMCLOUD_LOG("psram: none, a frame whose upload fails after sending starts is lost");
     }
@@ -259,22 +291,39 @@ void setup() {
     g_policy.cap_ms = kBatteryMode ? 8000 : 5UL * 60UL * 1000UL;
     g_policy.max_attempts = kBatteryMode ? 4 : 0;
 
-    g_camera_ok = g_camera.begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
+    // Bounded: without a camera this logs "camera not found" and loop() probes again later.
+    camera().begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
     if (!kBatteryMode) g_triggers.begin();
+    sntp_set_time_sync_notification_cb(on_time_sync);
     g_next_capture_ms = millis();  // the first capture right away
-    g_awake_until_ms = millis() + static_cast<uint32_t>(CAMCLOUD_AWAKE_BUDGET_S) * 1000UL;
+    g_rules.on_wake(millis());
 }
 
 void loop() {
     esp_task_wdt_reset();
     uint32_t now = millis();
     g_wifi.poll(now);
-    if (g_wifi.take_connected_event()) configTime(0, 0, CAMCLOUD_NTP_SERVER);
+    if (g_wifi.take_connected_event()) {
+        configTime(0, 0, CAMCLOUD_NTP_SERVER);
+        g_rules.on_wifi_up(now);
+    }
+    if (g_sync_pending.exchange(false)) {
+        if (!g_clock.trusted()) CAMCLOUD_LOG("time: SNTP answered");
+        g_clock.on_sync(g_sync_ms, g_sync_unix);
+    }
+    if (camera().retry_due(now)) {
+        camera().begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
+        now = millis();
+    }
 
     const char* reason = nullptr;
     if (kBatteryMode) {
-        if (!g_wake_capture_done) reason = "wake";
-        g_wake_capture_done = true;
+        // The wake's one picture, at once (a PIR wake is about this moment); it is dated when
+        // SNTP answers. A camera that is not ready yet gets its next probes within the budget.
+        if (!g_wake_capture_done && camera().ready()) {
+            reason = "wake";
+            g_wake_capture_done = true;
+        }
     } else {
         g_triggers.poll();
         reason = g_triggers.take(now);
@@ -287,9 +336,15 @@ void loop() {
         g_next_capture_ms = now + static_cast<uint32_t>(CAMCLOUD_CAPTURE_INTERVAL_S) * 1000UL;
     }
 
-    if (g_wifi.connected() && reached(now, g_next_upload_ms)) upload_next();
+    if (g_wifi.connected() && reached(now, g_next_upload_ms) &&
+        g_rules.may_upload(millis(), g_clock.trusted())) {
+        upload_next();
+    }
 
-    if (kBatteryMode && (g_status.frames_waiting == 0 || reached(millis(), g_awake_until_ms))) {
+    // Not before the wake's picture was taken (or the budget is spent), its upload is done and
+    // SNTP has answered (bounded), so the RTC starts the next sleep set right.
+    if (kBatteryMode && (g_wake_capture_done || g_rules.budget_spent(millis())) &&
+        g_rules.may_sleep(millis(), g_clock.trusted(), g_status.frames_waiting)) {
         go_to_sleep();
     }
     delay(10);

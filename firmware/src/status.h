@@ -1,9 +1,10 @@
 // The camera's health counters, shared by the uploader, the telemetry headers and /status.
+// Not "CameraStatus": the real Arducam/ArducamCamera.h already typedefs that name.
 #pragma once
 
 #include <cstdint>
 
-struct CameraStatus {
+struct DeviceStatus {
     uint32_t boot_count = 0;
     const char* reset_reason = "unknown";
     uint32_t captures = 0;         // frames taken since boot

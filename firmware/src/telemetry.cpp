@@ -22,12 +22,13 @@ const char* reset_reason_name(esp_reset_reason_t reason) {
     }
 }
 
-camcloud::Telemetry collect_telemetry(const CameraStatus& status) {
+camcloud::Telemetry collect_telemetry(const DeviceStatus& status) {
     camcloud::Telemetry t;
     t.firmware = CAMCLOUD_FIRMWARE_VERSION;
     t.rssi_dbm = WiFi.RSSI();
     t.has_rssi = true;
     t.free_heap = ESP.getFreeHeap();
+    t.max_alloc_heap = ESP.getMaxAllocHeap();
     t.boot_count = status.boot_count;
     t.reset_reason = status.reset_reason;
     t.uptime_s = esp_timer_get_time() / 1000000;

@@ -10,4 +10,4 @@
 const char* reset_reason_name(esp_reset_reason_t reason);
 
 // A snapshot of the camera's health for the next request.
-camcloud::Telemetry collect_telemetry(const CameraStatus& status);
+camcloud::Telemetry collect_telemetry(const DeviceStatus& status);

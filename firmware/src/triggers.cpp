@@ -6,7 +6,7 @@
 
 volatile bool Triggers::pir_fired_ = false;
 
-Triggers::Triggers(uint16_t http_port, int pir_pin, uint32_t min_gap_ms, const CameraStatus& status)
+Triggers::Triggers(uint16_t http_port, int pir_pin, uint32_t min_gap_ms, const DeviceStatus& status)
     : server_(http_port), http_port_(http_port), pir_pin_(pir_pin), min_gap_ms_(min_gap_ms),
       status_(status) {}
 

@@ -10,7 +10,7 @@
 
 class Triggers {
 public:
-    Triggers(uint16_t http_port, int pir_pin, uint32_t min_gap_ms, const CameraStatus& status);
+    Triggers(uint16_t http_port, int pir_pin, uint32_t min_gap_ms, const DeviceStatus& status);
     void begin();
     // Call from loop(): serves pending HTTP requests.
     void poll();
@@ -28,7 +28,7 @@ private:
     uint16_t http_port_;
     int pir_pin_;
     uint32_t min_gap_ms_;
-    const CameraStatus& status_;
+    const DeviceStatus& status_;
     bool http_requested_ = false;
     bool fired_before_ = false;
     uint32_t last_fired_ms_ = 0;

@@ -7,6 +7,10 @@
 
 class WifiLink {
 public:
+    // Association plus DHCP takes 3-6 s: a retry sooner than this would disconnect a join that
+    // is about to succeed, and start it over.
+    static constexpr uint32_t kJoinWindowMs = 8000;
+
     WifiLink(const char* ssid, const char* password, const char* hostname);
     // Puts the radio in station mode and starts the first connection attempt.
     void begin();

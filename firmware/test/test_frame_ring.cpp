@@ -131,4 +131,17 @@ TEST_SUITE("frame_ring") {
         ring.commit();  // a second commit without a reservation does nothing
         CHECK(ring.count() == 1);
     }
+
+    TEST_CASE("the ring is sized from the free PSRAM, so a 2 MB part still gets one") {
+        // Given the default 2 MiB ring wanted
+        const uint32_t wanted = 2UL * 1024UL * 1024UL;
+        // A 2 MB PSRAM part has less than 2 MiB free: the ring shrinks to fit, leaving headroom
+        uint32_t on_2mb = ring_bytes_for(2000000, wanted);
+        CHECK(on_2mb == 2000000 - kPsramHeadroomBytes);
+        // An 8 MB part gets what was asked for
+        CHECK(ring_bytes_for(8000000, wanted) == wanted);
+        // A part with almost nothing free gets no ring rather than a useless one
+        CHECK(ring_bytes_for(400 * 1024, wanted) == 0);
+        CHECK(ring_bytes_for(0, wanted) == 0);
+    }
 }

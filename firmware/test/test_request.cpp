@@ -59,6 +59,7 @@ TEST_SUITE("request") {
         t.rssi_dbm = -67;
         t.has_rssi = true;
         t.free_heap = 181234;
+        t.max_alloc_heap = 110580;
         t.boot_count = 17;
         t.reset_reason = "power_on";
         t.uptime_s = 3600;
@@ -87,12 +88,32 @@ TEST_SUITE("request") {
               "X-Firmware: 1.2.0\r\n"
               "X-RSSI: -67\r\n"
               "X-Free-Heap: 181234\r\n"
+              "X-Max-Alloc-Heap: 110580\r\n"
               "X-Boot-Count: 17\r\n"
               "X-Reset-Reason: power_on\r\n"
               "X-Uptime: 3600\r\n"
               "X-Frames-Lost: 2\r\n"
               "Connection: close\r\n"
               "\r\n");
+    }
+
+    TEST_CASE("telemetry reports the largest free heap block beside the total free heap") {
+        // Given a fragmented heap: 150 KB free in total, but no block above 12 KB (TLS needs 16)
+        UploadUrl url = url_of("https://cam.example.org/upload");
+        Telemetry t;
+        t.free_heap = 150000;
+        t.max_alloc_heap = 12276;
+        UploadRequest r;
+        r.url = &url;
+        r.device_key = "k";
+        r.capture_id = "c-1";
+        r.content_length = 1;
+        r.telemetry = &t;
+        // When the head is built
+        std::string head = head_of(r);
+        // Then both figures go out, so the cameras page can tell fragmentation from a leak
+        CHECK(head.find("\r\nX-Free-Heap: 150000\r\n") != std::string::npos);
+        CHECK(head.find("\r\nX-Max-Alloc-Heap: 12276\r\n") != std::string::npos);
     }
 
     TEST_CASE("optional headers are left out when the camera has nothing to say") {

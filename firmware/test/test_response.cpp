@@ -1,4 +1,4 @@
-// Response parsing: every status of the SPEC, Retry-After, the JSON fields, odd framings.
+// Response parsing: every status of the device protocol, Retry-After, the JSON fields, odd framings.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -78,7 +78,7 @@ TEST_SUITE("response") {
         CHECK(verdict_of(p) == Verdict::queued);
     }
 
-    TEST_CASE("every error status of the SPEC is parsed with its JSON error code") {
+    TEST_CASE("every error status of the device protocol is parsed with its JSON error code") {
         struct Case {
             int status;
             const char* code;

@@ -36,6 +36,7 @@ size_t getArduinoLoopTaskStackSize(void);
 unsigned long millis(void);
 unsigned long micros(void);
 void delay(uint32_t ms);
+void delayMicroseconds(uint32_t us);
 void yield(void);
 void pinMode(uint8_t pin, uint8_t mode);
 int digitalRead(uint8_t pin);
@@ -51,6 +52,11 @@ void configTime(long gmtOffset_sec, int daylightOffset_sec, const char* server1,
 bool getLocalTime(struct tm* info, uint32_t ms = 5000);
 
 class String {
+private:
+    // Storage so host tests can define the class (sim/); the real one also owns a buffer.
+    char* buffer_ = nullptr;
+    unsigned int len_ = 0;
+
 public:
     String(const char* cstr = "");
     String(const String& str);
@@ -96,8 +102,16 @@ public:
 extern HardwareSerial Serial;
 
 class IPAddress {
+private:
+    uint32_t address_ = 0;  // network order, as the real class keeps it
+
 public:
     IPAddress();
+    IPAddress(uint8_t first_octet, uint8_t second_octet, uint8_t third_octet, uint8_t fourth_octet);
+    IPAddress(uint32_t address);
+    virtual ~IPAddress() {}
+    bool fromString(const char* address);
+    operator uint32_t() const { return address_; }
     String toString() const;
 };
 
@@ -109,6 +123,7 @@ public:
     uint32_t getMaxAllocHeap();
     uint32_t getPsramSize();
     uint32_t getFreePsram();
+    uint32_t getMaxAllocPsram();
     void restart();
 };
 extern EspClass ESP;

@@ -26,9 +26,11 @@ typedef enum {
 
 class WiFiGenericClass {
 public:
-    bool mode(wifi_mode_t);
+    static bool mode(wifi_mode_t);
     bool setSleep(bool enabled);
     static bool setHostname(const char* hostname);
+    static const char* getHostname();
+    static int hostByName(const char* aHostname, IPAddress& aResult);
 };
 
 class WiFiSTAClass {

@@ -23,4 +23,7 @@ public:
     uint8_t connected() override;
     operator bool() override;
     int setNoDelay(bool nodelay);
+    // Seconds, not milliseconds (unlike Stream::setTimeout), and not virtual: call it on the
+    // WiFiClientSecure itself to reach that class's own.
+    int setTimeout(uint32_t seconds);
 };

@@ -9,7 +9,13 @@ public:
     WiFiClientSecure();
     ~WiFiClientSecure();
     int connect(IPAddress ip, uint16_t port) override;
+    int connect(IPAddress ip, uint16_t port, int32_t timeout);
     int connect(const char* host, uint16_t port) override;
+    int connect(const char* host, uint16_t port, int32_t timeout);
+    // Connects to an address already resolved, still sending `host` as SNI and checking the
+    // certificate against it.
+    int connect(IPAddress ip, uint16_t port, const char* host, const char* CA_cert,
+                const char* cert, const char* private_key);
     size_t write(uint8_t data) override;
     size_t write(const uint8_t* buf, size_t size) override;
     int available() override;
@@ -22,5 +28,8 @@ public:
     int lastError(char* buf, const size_t size);
     void setInsecure();
     void setCACert(const char* rootCA);
+    // Seconds (default 120).
     void setHandshakeTimeout(unsigned long handshake_timeout);
+    // Seconds: the TCP connect timeout and the socket's send/receive timeout (default 30).
+    int setTimeout(uint32_t seconds);
 };

@@ -24,7 +24,7 @@ void usage(FILE* out) {
     std::fprintf(out,
                  "usage: camcloud-uploader --url URL --key DEVICE_KEY --file IMAGE.jpg [options]\n"
                  "\n"
-                 "Uploads one capture the way the camera does (SPEC: device upload protocol v1),\n"
+                 "Uploads one capture the way the camera does (the device upload protocol v1),\n"
                  "retrying with backoff and Retry-After under the same capture id.\n"
                  "\n"
                  "options:\n"

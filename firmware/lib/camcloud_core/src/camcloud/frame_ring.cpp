@@ -12,8 +12,15 @@ bool FrameRing::overlaps_any(uint32_t offset, uint32_t size) const {
     return false;
 }
 
+uint32_t ring_bytes_for(uint32_t largest_free_block, uint32_t wanted_bytes) {
+    if (largest_free_block <= kPsramHeadroomBytes) return 0;
+    uint32_t room = largest_free_block - kPsramHeadroomBytes;
+    uint32_t size = wanted_bytes < room ? wanted_bytes : room;
+    return size >= kMinRingBytes ? size : 0;
+}
+
 uint8_t* FrameRing::reserve(uint32_t size, const char* capture_id, int64_t captured_at,
-                            uint32_t* evicted) {
+                            uint32_t* evicted, uint32_t captured_ms) {
     reserved_ = false;
     if (arena_ == nullptr || size == 0 || size > arena_size_ || !is_valid_capture_id(capture_id)) {
         return nullptr;
@@ -38,6 +45,7 @@ uint8_t* FrameRing::reserve(uint32_t size, const char* capture_id, int64_t captu
     pending_ = StoredFrame{};
     std::strncpy(pending_.capture_id, capture_id, sizeof pending_.capture_id - 1);
     pending_.captured_at = captured_at;
+    pending_.captured_ms = captured_ms;
     pending_.offset = offset;
     pending_.size = size;
     reserved_ = true;

@@ -11,11 +11,24 @@ namespace camcloud {
 
 struct StoredFrame {
     char capture_id[kCaptureIdSize];
-    int64_t captured_at;  // Unix seconds, -1 when the camera had no time
+    int64_t captured_at;  // Unix seconds, -1 when the camera had no trusted time then
+    uint32_t captured_ms; // millis() at the capture: dates it once the clock is trusted
     uint32_t offset;      // into the arena
     uint32_t size;
     uint32_t attempts;    // upload attempts so far
 };
+
+// PSRAM left to the rest of the firmware: with PSRAM, arduino-esp32 places allocations above
+// 4 KiB there (mbedTLS's record buffers among them).
+constexpr uint32_t kPsramHeadroomBytes = 256UL * 1024UL;
+// A ring smaller than this holds no QXGA frame: not worth the PSRAM.
+constexpr uint32_t kMinRingBytes = 256UL * 1024UL;
+
+// The ring size for a board whose largest free PSRAM block is `largest_free_block` bytes: what
+// was configured (`wanted_bytes`), or less when the part is smaller (a 2 MB PSRAM has less than
+// 2 MiB free, so a 2 MiB ring would never be allocated), keeping kPsramHeadroomBytes free.
+// 0 when no useful ring fits.
+uint32_t ring_bytes_for(uint32_t largest_free_block, uint32_t wanted_bytes);
 
 class FrameRing {
 public:
@@ -27,7 +40,8 @@ public:
     // Makes room for a frame of `size` bytes, evicting the oldest frames when the arena or the
     // table is full (*evicted counts them: they are lost), and returns where to copy the frame,
     // or null when it can never fit. Nothing is visible until commit().
-    uint8_t* reserve(uint32_t size, const char* capture_id, int64_t captured_at, uint32_t* evicted);
+    uint8_t* reserve(uint32_t size, const char* capture_id, int64_t captured_at, uint32_t* evicted,
+                     uint32_t captured_ms = 0);
     // Makes the reserved frame the newest one.
     void commit();
 

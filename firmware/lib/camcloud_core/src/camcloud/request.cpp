@@ -129,6 +129,12 @@ size_t build_request_head(const UploadRequest& r, char* out, size_t out_size) {
             ok = ok && append(out, out_size, &used, "X-Free-Heap: %lld\r\n",
                               static_cast<long long>(t->free_heap));
         }
+        if (t->max_alloc_heap >= 0) {
+            // Free heap can look healthy while fragmentation leaves no block big enough for
+            // mbedTLS's 16 KiB record buffers: the largest block is what predicts a failed TLS.
+            ok = ok && append(out, out_size, &used, "X-Max-Alloc-Heap: %lld\r\n",
+                              static_cast<long long>(t->max_alloc_heap));
+        }
         if (t->boot_count >= 0) {
             ok = ok && append(out, out_size, &used, "X-Boot-Count: %lld\r\n",
                               static_cast<long long>(t->boot_count));

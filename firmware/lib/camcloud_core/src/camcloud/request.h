@@ -17,13 +17,14 @@ struct UploadUrl {
 // Parses "http[s]://host[:port][/path]" into url; false (and url untouched) when it is not one.
 bool parse_upload_url(const char* text, UploadUrl& url);
 
-// Camera health sent with every upload (SPEC: telemetry headers). Empty strings and negative
+// Camera health sent with every upload (device protocol: telemetry headers). Empty strings and negative
 // numbers are left out of the request.
 struct Telemetry {
     const char* firmware = nullptr;      // X-Firmware
     int32_t rssi_dbm = 0;                // X-RSSI, sent when has_rssi
     bool has_rssi = false;
     int64_t free_heap = -1;              // X-Free-Heap, bytes
+    int64_t max_alloc_heap = -1;         // X-Max-Alloc-Heap: largest free block, what TLS needs
     int64_t boot_count = -1;             // X-Boot-Count
     const char* reset_reason = nullptr;  // X-Reset-Reason
     int64_t uptime_s = -1;               // X-Uptime, seconds

@@ -12,7 +12,7 @@ namespace camcloud {
 // -1 when the value is neither, or a date arrives while the camera has no clock (now_unix < 0).
 int32_t parse_retry_after(const char* value, int64_t now_unix);
 
-// The facts the camera needs from a response body (SPEC: upload responses are JSON).
+// The facts the camera needs from a response body (device protocol: upload responses are JSON).
 struct ResponseBody {
     bool duplicate = false;  // "duplicate": true
     bool queued = false;     // "queued": true

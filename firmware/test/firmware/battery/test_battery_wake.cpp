@@ -1,0 +1,81 @@
+// The whole firmware in battery mode (test/firmware/battery/battery_config.h) on the simulated board:
+// one wake, from deep sleep until esp_deep_sleep_start(). The clock is simulated; so are WiFi,
+// SNTP, the ingest (answers 201) and the 30 s task watchdog.
+#include <doctest/doctest.h>
+
+#include "harness.h"
+
+using firmware_test::Boot;
+using firmware_test::boot;
+using firmware_test::captured_at_header;
+using firmware_test::kSntpUnix;
+using firmware_test::logged;
+using firmware_test::Outcome;
+
+namespace {
+constexpr int kDeepSleepWake = 8;  // ESP_RST_DEEPSLEEP
+// The budget is checked between loop() passes; one camera probe (0.5 s) may straddle it.
+constexpr uint32_t kProbeAllowanceMs = 1000;
+
+Boot wake() {
+    Boot b;
+    b.reset_reason = kDeepSleepWake;
+    return b;
+}
+}  // namespace
+
+TEST_SUITE("battery mode, whole firmware") {
+    TEST_CASE("a wake takes the picture at once, uploads it dated from the SNTP reply, then sleeps") {
+        // Given a deep-sleep wake with WiFi up after 4.5 s and the SNTP reply 1.5 s later
+        Boot b = wake();
+        // When the firmware runs
+        Outcome out = boot(b);
+        INFO(out.serial);
+        // Then it went back to deep sleep after the reply, having uploaded the picture once
+        CHECK(out.ended == "deep_sleep");
+        CHECK(out.uploads == 1);
+        CHECK(out.ended_ms >= 6000);
+        CHECK(out.ended_ms < 45000);
+        CHECK(logged(out, "(wake), dated once SNTP answers"));
+        CHECK(logged(out, "time: SNTP answered"));
+        CHECK(logged(out, "-> stored"));
+        // And the picture is dated from the reply counted back to the capture, early in the wake
+        // (before WiFi), not from the RTC
+        int64_t captured_at = captured_at_header(out.request);
+        CHECK(captured_at >= kSntpUnix - 6);
+        CHECK(captured_at <= kSntpUnix - 4);
+    }
+
+    TEST_CASE("without an SNTP reply the upload waits 8 s at most, goes undated, then sleeps") {
+        Boot b = wake();
+        b.sntp_reply_after_wifi_ms = -1;
+        Outcome out = boot(b);
+        CHECK(out.ended == "deep_sleep");
+        CHECK(out.uploads == 1);
+        CHECK(out.request.find("X-Captured-At") == std::string::npos);
+        CHECK(out.request.find("\r\nX-Capture-Id: ") != std::string::npos);
+        // WiFi at 4.5 s + the 8 s SNTP wait: not earlier, and not much later
+        CHECK(out.ended_ms >= 12500);
+        CHECK(out.ended_ms < 20000);
+    }
+
+    TEST_CASE("the camera left in low-power mode by the last sleep takes the wake's picture") {
+        Boot b = wake();
+        b.camera_in_low_power = true;
+        Outcome out = boot(b);
+        CHECK(out.ended == "deep_sleep");
+        CHECK(logged(out, "camera: ready"));
+        CHECK(out.uploads == 1);
+        CHECK(out.request.find("POST /upload HTTP/1.1\r\n") == 0);
+    }
+
+    TEST_CASE("no camera: the wake ends asleep within the awake budget, not in a reboot loop") {
+        Boot b = wake();
+        b.camera = false;
+        Outcome out = boot(b);
+        CHECK(out.ended == "deep_sleep");
+        CHECK(out.ended_ms <= 45000 + kProbeAllowanceMs);
+        CHECK(out.uploads == 0);
+        CHECK(logged(out, "camera not found"));
+    }
+}
