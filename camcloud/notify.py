@@ -28,10 +28,13 @@ from urllib.parse import urlsplit
 
 with warnings.catch_warnings():
     # Apprise's e-mail plugin (PGP support) imports the standard library's imghdr, deprecated
-    # in 3.11: import it once, quietly, so that warnings-as-errors runs are not broken by a
-    # library we do not control.
+    # in 3.11 and gone in 3.13 (where Apprise installs a shim): import it once, quietly, so
+    # that warnings-as-errors runs are not broken by a library we do not control.
     warnings.simplefilter("ignore", DeprecationWarning)
-    import imghdr  # noqa: F401
+    try:
+        import imghdr  # noqa: F401
+    except ImportError:
+        pass
 
 import apprise
 from botocore.exceptions import ClientError
