@@ -10,7 +10,7 @@ Goal (issue 17): memory stays flat from 10 to 10,000 captures (the ZIP central d
 one part of the format that grows with the member count, spills to a temporary file beyond
 256 KiB).
 
-    .venv/bin/python bench/export.py [--sizes 10,1000,10000]
+    .venv/bin/python bench/export.py [--sizes 10,1000,10000] [--writer camcloud|zipfile]
 """
 
 from __future__ import annotations
@@ -99,18 +99,67 @@ def small_jpeg() -> bytes:
     return out.getvalue()
 
 
-def child(count: int) -> dict[str, Any]:
+class _Pipe(io.RawIOBase):
+    """A non-seekable sink for the zipfile variant: written by zipfile, drained by the loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.chunks.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def drain(self) -> bytes:
+        data = b"".join(self.chunks)
+        self.chunks.clear()
+        return data
+
+
+def zipfile_stream(client: Any, captures: Iterator[Any]) -> Iterator[bytes]:
+    """The alternative that was measured and not chosen: the standard library's zipfile
+    writing to a non-seekable stream (it keeps a ZipInfo per member, writes the central
+    directory in one piece)."""
+    import zipfile
+
+    from camcloud.export import capture_file_name
+
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED) as archive:
+        for ref in captures:
+            body = client.get_object(Bucket="bench", Key=ref.raw_key)["Body"]
+            with archive.open(capture_file_name(ref), "w") as member:
+                for chunk in body.iter_chunks(64 * 1024):
+                    member.write(chunk)
+            yield pipe.drain()
+    yield pipe.drain()
+
+
+def child(count: int, writer: str) -> dict[str, Any]:
     """Run one export in this process and report its memory."""
     import tracemalloc
     import zipfile
 
     from camcloud import export
 
+    def stream(client: Any, until_ms: int) -> Iterator[bytes]:
+        if writer == "zipfile":
+            return zipfile_stream(client, export.iter_captures(client, "bench", DEVICE,
+                                                               START_MS, until_ms))
+        return export.export_zip(client, "bench", DEVICE, START_MS, until_ms)
+
     jpeg = small_jpeg()
     client = FakeS3(count, jpeg)
     # Warm up imports and allocator pools with a tiny export so the baseline is fair.
-    for _ in export.zip_stream(FakeS3(3, jpeg), "bench", export.iter_captures(
-            FakeS3(3, jpeg), "bench", DEVICE, START_MS, START_MS + 10 * STEP_MS)):
+    for _ in stream(FakeS3(3, jpeg), START_MS + 10 * STEP_MS):
         pass
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
@@ -119,8 +168,7 @@ def child(count: int) -> dict[str, Any]:
     largest_chunk = 0
     keep = count <= 10
     kept = bytearray()
-    for chunk in export.export_zip(client, "bench", DEVICE, START_MS,
-                                   START_MS + count * STEP_MS):
+    for chunk in stream(client, START_MS + count * STEP_MS):
         size += len(chunk)
         largest_chunk = max(largest_chunk, len(chunk))
         if keep:
@@ -141,15 +189,19 @@ def main() -> None:
     """Run every size in its own subprocess and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,1000,10000")
+    parser.add_argument("--writer", choices=["camcloud", "zipfile"], default="camcloud",
+                        help="zipfile: the standard library variant, for comparison")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, args.writer)))
         return
+    print(f"writer: {args.writer}")
     print(f"{'captures':>9} {'archive MiB':>12} {'RSS peak MiB':>13} {'RSS growth MiB':>15} "
           f"{'traced peak MiB':>16} {'largest chunk KiB':>18} {'captures/s':>11}")
     for size in (int(s) for s in args.sizes.split(",")):
-        output = subprocess.run([sys.executable, __file__, "--child", str(size)], check=True,
+        output = subprocess.run([sys.executable, __file__, "--child", str(size),
+                                 "--writer", args.writer], check=True,
                                 capture_output=True, text=True).stdout
         row = json.loads(output)
         print(f"{row['captures']:>9} {row['archive_bytes'] / 2**20:>12.1f} "
