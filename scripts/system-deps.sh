@@ -20,6 +20,8 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [ -f /usr/include/doctest/doctest.h ] || missing+=(doctest-dev)
+# The firmware core verifies signed updates with libsodium (the ESP-IDF ships the same library).
+[ -f /usr/include/sodium.h ] || missing+=(libsodium-dev)
 [ -f /usr/lib/arm-none-eabi/newlib/libstdc++.a ] || missing+=(libstdc++-arm-none-eabi-newlib)
 
 if [ ${#missing[@]} -eq 0 ]; then
