@@ -13,6 +13,7 @@ its reason and never holding up the others.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -106,6 +107,14 @@ def validate_url(url: str) -> str:
     url = url.strip()
     if len(url) > MAX_URL:
         raise Refusal(400, "bad_target", f"the URL is longer than {MAX_URL} characters")
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        link_local = ipaddress.ip_address(host).is_link_local
+    except ValueError:
+        link_local = False
+    if link_local or host in {"fd00:ec2::254", "instance-data", "instance-data.ec2.internal"}:
+        # The instance metadata service answers there: a target must never reach it.
+        raise Refusal(400, "bad_target", "link-local and instance metadata addresses are refused")
     if apprise.Apprise.instantiate(url) is None:
         scheme = url.partition("://")[0][:20]
         raise Refusal(400, "bad_target",

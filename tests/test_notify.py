@@ -93,7 +93,9 @@ def test_target_url_is_stored_encrypted_and_listed_redacted(s3: Any,
 
 
 @pytest.mark.parametrize("url", ["", "not a url", "nosuchservice://x/y", "json://",
-                                 "json://" + "a" * 3000])
+                                 "json://" + "a" * 3000,
+                                 "json://169.254.169.254/latest/meta-data",
+                                 "json://[fd00:ec2::254]/latest", "json://[fe80::1]:80/x"])
 def test_bad_target_url_is_refused_with_a_reason(store: notify.TargetStore, url: str) -> None:
     with pytest.raises(Refusal) as refused:
         store.add_target(url)
