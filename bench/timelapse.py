@@ -148,6 +148,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--builder-only", action="store_true",
+                        help="run the builder alone (its memory and speed across sizes)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -171,7 +173,9 @@ def main() -> None:
             builder: dict[str, Any] = {}
             for _ in range(args.repeat):
                 # Alternate the two so that neither always runs on a warmer machine.
-                f = run_ffmpeg(frames, root / "ffmpeg.mp4")
+                f = ({"seconds": float("nan"), "cpu": float("nan"), "rss_mib": float("nan"),
+                      "bytes": 0} if args.builder_only
+                     else run_ffmpeg(frames, root / "ffmpeg.mp4"))
                 b = run_builder(root, count)
                 assert b["frames"] == count, b
                 ffmpeg = min(ffmpeg, f, key=lambda r: r.get("seconds", 1e9)) if ffmpeg else f

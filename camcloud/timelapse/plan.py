@@ -127,7 +127,8 @@ class Options:
         return "-".join(parts) or "default"
 
 
-@dataclass(frozen=True)
+# Slots: a day at one capture every 10 s is 8,640 candidates, each kept until the end.
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One capture of the range as its record describes it (compact: no image, no record)."""
 
@@ -161,7 +162,7 @@ class Candidate:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """A capture chosen for the video, with the brightness gain deflicker applies to it."""
 
