@@ -97,6 +97,27 @@ class CameraSimulator:
         captured_at: str,
         result: SimulationResult,
     ) -> str:
+        headers = self._headers(capture_id, captured_at)
+        delay = 0.5
+        for attempt in range(self.retries + 1):
+            result.attempts += 1
+            status, message, wait, outcome = _attempt(http, self.url, frame, headers, delay)
+            if outcome is not None:
+                if outcome == "duplicate":
+                    result.duplicates += 1
+                else:
+                    result.stored += 1
+                return outcome
+            if status and status not in RETRYABLE:
+                break
+            if attempt < self.retries:
+                self.sleep(wait)
+                delay = min(delay * 2, 30.0)
+        result.failed += 1
+        result.errors.append(f"{capture_id}: {status or 'no response'} {message}")
+        return "failed"
+
+    def _headers(self, capture_id: str, captured_at: str) -> dict[str, str]:
         headers = {
             "Authorization": f"Bearer {self.key}",
             "Content-Type": "image/jpeg",
@@ -109,34 +130,27 @@ class CameraSimulator:
         }
         if self.device_id:
             headers["X-Device-Id"] = self.device_id
-        delay = 0.5
-        for attempt in range(self.retries + 1):
-            result.attempts += 1
-            try:
-                response = http.request("POST", self.url, body=frame, headers=headers)
-            except urllib3.exceptions.HTTPError as exc:
-                status, message, wait = 0, str(exc), delay
-            else:
-                status = response.status
-                message = response.data[:200].decode("utf-8", "replace")
-                wait = _retry_after(response.headers.get("Retry-After"), delay)
-                if status == 201:
-                    result.stored += 1
-                    return "stored"
-                if status == 200 and _json(response.data).get("duplicate"):
-                    result.duplicates += 1
-                    return "duplicate"
-                if status == 202:
-                    result.stored += 1
-                    return "queued"
-            if status and status not in RETRYABLE:
-                break
-            if attempt < self.retries:
-                self.sleep(wait)
-                delay = min(delay * 2, 30.0)
-        result.failed += 1
-        result.errors.append(f"{capture_id}: {status or 'no response'} {message}")
-        return "failed"
+        return headers
+
+
+def _attempt(
+    http: urllib3.PoolManager, url: str, frame: bytes, headers: dict[str, str], delay: float
+) -> tuple[int, str, float, str | None]:
+    """One POST: (status or 0, message, seconds to wait before a retry, outcome if done)."""
+    try:
+        response = http.request("POST", url, body=frame, headers=headers)
+    except urllib3.exceptions.HTTPError as exc:
+        return 0, str(exc), delay, None
+    status = response.status
+    message = response.data[:200].decode("utf-8", "replace")
+    wait = _retry_after(response.headers.get("Retry-After"), delay)
+    if status == 201:
+        return status, message, wait, "stored"
+    if status == 200 and _json(response.data).get("duplicate"):
+        return status, message, wait, "duplicate"
+    if status == 202:
+        return status, message, wait, "queued"
+    return status, message, wait, None
 
 
 def _json(data: bytes) -> dict[str, object]:
