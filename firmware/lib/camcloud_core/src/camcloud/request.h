@@ -31,6 +31,14 @@ struct Telemetry {
     int64_t frames_lost = -1;            // X-Frames-Lost: frames dropped since boot (no PSRAM room)
 };
 
+// What the camera reports back about the state of earlier answers (protocol v1.1); each is
+// left out when empty / negative.
+struct Report {
+    int64_t config_version = -1;         // X-Config-Version: the config version applied
+    const char* commands_done = nullptr;  // X-Commands-Done: "id" or "id=captureid", comma-separated
+    const char* ota_result = nullptr;     // X-Ota-Result: "ok" or "failed:<reason>"
+};
+
 struct UploadRequest {
     const UploadUrl* url = nullptr;
     const char* device_key = nullptr;  // Authorization: Bearer <key>
@@ -40,7 +48,25 @@ struct UploadRequest {
     uint32_t content_length = 0;       // the JPEG's exact size
     const char* user_agent = "camcloud-firmware";
     const Telemetry* telemetry = nullptr;
+    const Report* report = nullptr;
 };
+
+// A check-in without an image: GET /device/state next to the upload path.
+struct StateRequest {
+    const UploadUrl* url = nullptr;
+    const char* device_key = nullptr;
+    const char* device_id = nullptr;
+    const char* user_agent = "camcloud-firmware";
+    const Telemetry* telemetry = nullptr;
+    const Report* report = nullptr;
+};
+
+// The check-in path for an upload path: "/upload" -> "/device/state", "/cam/upload" ->
+// "/cam/device/state"; any other path -> "/device/state". false when out is too small.
+bool state_path_for(const char* upload_path, char* out, size_t out_size);
+
+// Writes the GET /device/state request head into out; 0 when it does not fit or a field is bad.
+size_t build_state_request_head(const StateRequest& request, char* out, size_t out_size);
 
 // Writes the request line and headers (ending with the blank line) into out; returns the number
 // of bytes, 0 when out is too small or a field is missing or would break the header syntax.

@@ -263,12 +263,17 @@ bool ResponseParser::on_header_line() {
     return true;
 }
 
-void ResponseParser::keep_body(const uint8_t* data, size_t len) {
+bool ResponseParser::keep_body(const uint8_t* data, size_t len) {
     size_t room = kBodyCapacity - body_len_;
     size_t n = len < room ? len : room;
     std::memcpy(body_ + body_len_, data, n);
     body_len_ += n;
     body_[body_len_] = '\0';
+    return sink_ == nullptr || len == 0 || sink_->on_body(data, len);
+}
+
+bool ResponseParser::head_done() {
+    return sink_ == nullptr || sink_->on_head(status_, content_length_);
 }
 
 bool ResponseParser::feed(const uint8_t* data, size_t len) {
@@ -299,6 +304,8 @@ bool ResponseParser::feed(const uint8_t* data, size_t len) {
                         content_length_ = -1;
                         chunked_ = false;
                         retry_after_s_ = -1;
+                    } else if (!head_done()) {
+                        ok = false;
                     } else if (status_ == 204 || status_ == 304) {
                         state_ = State::done;
                     } else if (chunked_) {
@@ -338,7 +345,10 @@ bool ResponseParser::feed(const uint8_t* data, size_t len) {
             case State::chunk_data: {
                 size_t n = len - i;
                 if (n > remaining_) n = static_cast<size_t>(remaining_);
-                keep_body(data + i, n);
+                if (!keep_body(data + i, n)) {
+                    state_ = State::failed;
+                    break;
+                }
                 i += n;
                 remaining_ -= n;
                 if (remaining_ == 0) {
@@ -347,7 +357,7 @@ bool ResponseParser::feed(const uint8_t* data, size_t len) {
                 break;
             }
             case State::body_until_close:
-                keep_body(data + i, len - i);
+                if (!keep_body(data + i, len - i)) state_ = State::failed;
                 i = len;
                 break;
             case State::done:

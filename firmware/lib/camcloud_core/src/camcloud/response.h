@@ -24,6 +24,17 @@ struct ResponseBody {
 // a truncated or malformed body leaves whatever was read before the damage.
 void parse_response_body(const char* json, size_t len, ResponseBody& body);
 
+// Where body bytes go as they arrive (after de-chunking): a JSON reader, a firmware image's
+// flash writer. The parser still keeps the first kBodyCapacity bytes for logs.
+class BodySink {
+public:
+    virtual ~BodySink() = default;
+    // The head is complete; false stops reading (the response then counts as failed).
+    virtual bool on_head(int /*status*/, int64_t /*content_length*/) { return true; }
+    // Some body bytes; false stops reading.
+    virtual bool on_body(const uint8_t* data, size_t len) = 0;
+};
+
 class ResponseParser {
 public:
     // Only this many body bytes are kept: the ingest's answers are a few hundred bytes.
@@ -33,6 +44,8 @@ public:
     // now_unix: the camera's clock for a dated Retry-After, -1 when unknown.
     explicit ResponseParser(int64_t now_unix = -1);
 
+    // Body bytes also go to sink (may be null); set before the first feed().
+    void set_sink(BodySink* sink) { sink_ = sink; }
     // Consumes bytes from the connection; returns false once the response is malformed.
     bool feed(const uint8_t* data, size_t len);
     // The peer closed the connection: a body delimited by the close is complete now.
@@ -53,7 +66,8 @@ private:
     bool take_line(uint8_t c);  // true once line_ holds a whole line
     bool on_status_line();
     bool on_header_line();
-    void keep_body(const uint8_t* data, size_t len);
+    bool keep_body(const uint8_t* data, size_t len);
+    bool head_done();
 
     State state_ = State::status_line;
     int64_t now_unix_;
@@ -68,6 +82,7 @@ private:
     bool line_overflow_ = false;
     char body_[kBodyCapacity + 1] = {0};
     size_t body_len_ = 0;
+    BodySink* sink_ = nullptr;
 };
 
 }  // namespace camcloud

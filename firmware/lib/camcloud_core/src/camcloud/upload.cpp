@@ -23,8 +23,12 @@ bool Uploader::write_all(Connection& connection, const uint8_t* data, size_t len
 }
 
 UploadResult& Uploader::finish(Connection& connection, int64_t now_unix, TransportError
-                               if_incomplete, UploadResult& result) {
+                               if_incomplete, UploadResult& result, DeviceState* state) {
     ResponseParser parser(now_unix);
+    // The JSON is read as it arrives, so an answer longer than the parser's log copy (a state
+    // with a presigned firmware URL) is still read whole, into fixed fields.
+    StateJsonReader reader(result.body, state);
+    parser.set_sink(&reader);
     while (!parser.complete()) {
         long got = connection.read(io_, sizeof io_);
         if (got < 0) break;
@@ -35,6 +39,7 @@ UploadResult& Uploader::finish(Connection& connection, int64_t now_unix, Transpo
         if (!parser.feed(io_, static_cast<size_t>(got))) break;
     }
     connection.close();
+    if (state != nullptr && !(parser.complete() && reader.finished())) state->complete = false;
     if (!parser.complete()) {
         // No answer after a full request: it may well have been stored. The retry reuses the
         // capture id, so the ingest answers "duplicate" instead of storing it twice.
@@ -46,13 +51,13 @@ UploadResult& Uploader::finish(Connection& connection, int64_t now_unix, Transpo
     result.error = TransportError::none;
     result.status = parser.status();
     result.retry_after_s = parser.retry_after_s();
-    parse_response_body(parser.body(), parser.body_length(), result.body);
     std::memcpy(last_body_, parser.body(), parser.body_length() + 1);
     return result;
 }
 
 UploadResult Uploader::upload(Connection& connection, FrameSource& source,
-                              const UploadRequest& request, int64_t now_unix) {
+                              const UploadRequest& request, int64_t now_unix, DeviceState* state) {
+    if (state != nullptr) state->present = state->complete = false;
     UploadResult result;
     last_body_[0] = '\0';
     size_t head = build_request_head(request, reinterpret_cast<char*>(io_), sizeof io_);
@@ -67,7 +72,7 @@ UploadResult Uploader::upload(Connection& connection, FrameSource& source,
         return result;
     }
     if (!write_all(connection, io_, head)) {
-        return finish(connection, now_unix, TransportError::write_failed, result);
+        return finish(connection, now_unix, TransportError::write_failed, result, state);
     }
 
     // The body: fill the buffer with camera-sized reads, then hand it to the socket.
@@ -93,11 +98,33 @@ UploadResult Uploader::upload(Connection& connection, FrameSource& source,
         if (!write_all(connection, io_, filled)) {
             // A server may answer before the body is in (429, 401, 413) and close: that answer,
             // when it made it into the receive buffer, says more than the broken pipe.
-            return finish(connection, now_unix, TransportError::write_failed, result);
+            return finish(connection, now_unix, TransportError::write_failed, result, state);
         }
     }
 
-    return finish(connection, now_unix, TransportError::no_response, result);
+    return finish(connection, now_unix, TransportError::no_response, result, state);
+}
+
+UploadResult Uploader::check_in(Connection& connection, const StateRequest& request,
+                                int64_t now_unix, DeviceState* state) {
+    UploadResult result;
+    last_body_[0] = '\0';
+    if (state != nullptr) state->present = state->complete = false;
+    size_t head = build_state_request_head(request, reinterpret_cast<char*>(io_), sizeof io_);
+    if (head == 0) {
+        result.error = TransportError::bad_request;
+        return result;
+    }
+    result.head_bytes = static_cast<uint32_t>(head);
+    if (!connection.connect(request.url->host, request.url->port)) {
+        connection.close();
+        result.error = TransportError::connect_failed;
+        return result;
+    }
+    if (!write_all(connection, io_, head)) {
+        return finish(connection, now_unix, TransportError::write_failed, result, state);
+    }
+    return finish(connection, now_unix, TransportError::no_response, result, state);
 }
 
 }  // namespace camcloud

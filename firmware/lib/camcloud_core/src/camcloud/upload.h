@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "camcloud/device_state.h"
 #include "camcloud/request.h"
 #include "camcloud/response.h"
 #include "camcloud/retry.h"
@@ -63,8 +64,13 @@ public:
     // Sends request (its Content-Length announces exactly request.content_length bytes, which
     // the source must deliver), then reads the response. Never allocates; the connection is
     // closed when this returns. now_unix dates a Retry-After given as an HTTP date (-1: unknown).
+    // state (may be null) receives the answer's "state", read as the bytes arrive.
     UploadResult upload(Connection& connection, FrameSource& source, const UploadRequest& request,
-                        int64_t now_unix = -1);
+                        int64_t now_unix = -1, DeviceState* state = nullptr);
+
+    // A check-in (GET /device/state): the same answer handling as an upload, without an image.
+    UploadResult check_in(Connection& connection, const StateRequest& request,
+                          int64_t now_unix = -1, DeviceState* state = nullptr);
 
     // The response body of the last upload, for logs and the host uploader's output.
     const char* last_body() const { return last_body_; }
@@ -74,7 +80,7 @@ private:
     // Reads the response into result and closes the connection; if_incomplete is the error
     // when no complete response arrives.
     UploadResult& finish(Connection& connection, int64_t now_unix, TransportError if_incomplete,
-                         UploadResult& result);
+                         UploadResult& result, DeviceState* state);
 
     uint8_t io_[kIoBufferSize];
     char last_body_[ResponseParser::kBodyCapacity + 1] = {0};
