@@ -112,6 +112,16 @@ def ingest_bucket(moto_endpoint: str, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
+def fault_proxy(moto_endpoint: str) -> Iterator[Any]:
+    """A fault-injecting TCP proxy in front of the module's moto server."""
+    from tests.ingest_support import FaultProxy
+
+    fault = FaultProxy(int(moto_endpoint.rsplit(":", 1)[1]))
+    yield fault
+    fault.close()
+
+
+@pytest.fixture
 def gallery_user(s3: Any, settings: Settings) -> tuple[str, str]:
     """A gallery login: (user name, password)."""
     UserStore(lambda: s3, settings.bucket).add(USER, PASSWORD)

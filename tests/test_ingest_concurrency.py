@@ -19,15 +19,9 @@ from tests.ingest_support import Bucket, LiveIngest
 
 
 @pytest.fixture
-def bucket(ingest_bucket: Bucket) -> Bucket:
-    """A fresh bucket (the shared ``ingest_bucket``)."""
-    return ingest_bucket
-
-
-@pytest.fixture
-def live(bucket: Bucket) -> Iterator[LiveIngest]:
+def live(ingest_bucket: Bucket) -> Iterator[LiveIngest]:
     """The ingest over HTTP."""
-    with LiveIngest(bucket.settings) as server:
+    with LiveIngest(ingest_bucket.settings) as server:
         yield server
 
 
@@ -57,10 +51,10 @@ def concurrently(count: int, send: Any) -> list[Any]:
     ],
     ids=["device-clock", "server-clock", "no-capture-id"],
 )
-def test_concurrent_retries_store_one_original(bucket: Bucket, live: LiveIngest,
+def test_concurrent_retries_store_one_original(ingest_bucket: Bucket, live: LiveIngest,
                                                headers: dict[str, str]) -> None:
     # Given one capture sent by 16 connections at the same instant
-    key = bucket.add_device("cam-1")
+    key = ingest_bucket.add_device("cam-1")
     image = jpeg_bytes(colour=(200, 10, 10))
     http = urllib3.PoolManager(maxsize=16, retries=False, timeout=20.0)
     sent = {"Authorization": f"Bearer {key}", "Content-Type": "image/jpeg", **headers}
@@ -72,14 +66,14 @@ def test_concurrent_retries_store_one_original(bucket: Bucket, live: LiveIngest,
     assert statuses == {201: 1, 200: 15}, statuses
     keys = {json.loads(answer.data)["key"] for answer in answers}
     assert len(keys) == 1
-    assert bucket.raw_keys() == list(keys)
+    assert ingest_bucket.raw_keys() == list(keys)
 
 
-def test_32_cameras_x_50_uploads_with_retries(bucket: Bucket, live: LiveIngest) -> None:
+def test_32_cameras_x_50_uploads_with_retries(ingest_bucket: Bucket, live: LiveIngest) -> None:
     # Given 32 cameras that each send 50 tiny frames and resend a fifth of them
     cameras = []
     for number in range(32):
-        key = bucket.add_device(f"cam-{number}")
+        key = ingest_bucket.add_device(f"cam-{number}")
         cameras.append(CameraSimulator(
             url=live.url + "/upload", key=key, count=50, width=32, height=24, retries=6,
             seed=number, resend_probability=0.2,
@@ -103,7 +97,7 @@ def test_32_cameras_x_50_uploads_with_retries(bucket: Bucket, live: LiveIngest) 
     assert sum(result.duplicates for result in results.values()) > 0  # resends were answered
     for number in range(32):
         boot = f"{random.Random(number).getrandbits(32):08x}"
-        keys = bucket.raw_keys(layout.device_raw_prefix(f"cam-{number}"))
+        keys = ingest_bucket.raw_keys(layout.device_raw_prefix(f"cam-{number}"))
         ids = Counter(layout.parse_key(key).capture_id for key in keys)
         assert set(ids) == {f"sim-{boot}-{i}" for i in range(50)}
         assert set(ids.values()) == {1}

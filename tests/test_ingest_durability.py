@@ -9,11 +9,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import urllib3
 
 from camcloud import layout
@@ -31,23 +29,9 @@ from tests.ingest_support import (
 )
 
 
-@pytest.fixture
-def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    """A fault-injecting TCP proxy in front of moto."""
-    fault = FaultProxy(int(moto_endpoint.rsplit(":", 1)[1]))
-    yield fault
-    fault.close()
-
-
-@pytest.fixture
-def bucket(ingest_bucket: Bucket) -> Bucket:
-    """A fresh bucket (created directly on moto) whose spool is in the test's directory."""
-    return ingest_bucket
-
-
-def through(bucket: Bucket, proxy: FaultProxy, **changes: Any) -> Any:
+def through(bucket: Bucket, fault_proxy: FaultProxy, **changes: Any) -> Any:
     """The bucket's settings with S3 reached through the proxy."""
-    return bucket.settings.with_changes(s3_endpoint=proxy.url, **changes)
+    return bucket.settings.with_changes(s3_endpoint=fault_proxy.url, **changes)
 
 
 def fast_drainer(live: LiveIngest) -> None:
@@ -69,17 +53,17 @@ def capture_ids(bucket: Bucket, device: str) -> Counter[str]:
                    for key in bucket.raw_keys(layout.device_raw_prefix(device)))
 
 
-def test_upload_while_s3_is_down_is_spooled_then_drained(bucket: Bucket,
-                                                         proxy: FaultProxy) -> None:
+def test_upload_while_s3_is_down_is_spooled_then_drained(ingest_bucket: Bucket,
+                                                         fault_proxy: FaultProxy) -> None:
     # Given a running ingest that has seen the camera while S3 was up
-    key = bucket.add_device("cam-1")
-    spool_dir = Path(bucket.settings.spool_dir)
+    key = ingest_bucket.add_device("cam-1")
+    spool_dir = Path(ingest_bucket.settings.spool_dir)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(through(bucket, proxy), background=True) as live:
+    with LiveIngest(through(ingest_bucket, fault_proxy), background=True) as live:
         fast_drainer(live)
         assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "up-0"}).status == 201
         # When S3 becomes unreachable
-        proxy.set_mode("refuse")
+        fault_proxy.set_mode("refuse")
         answers = [post(http, live.url, key, jpeg_bytes(colour=(i, 0, 0)),
                         {"X-Capture-Id": f"down-{i}"}) for i in range(3)]
         retry = post(http, live.url, key, jpeg_bytes(colour=(0, 0, 0)), {"X-Capture-Id": "down-0"})
@@ -93,12 +77,12 @@ def test_upload_while_s3_is_down_is_spooled_then_drained(bucket: Bucket,
         ready = http.request("GET", live.url + "/readyz")
         assert ready.status == 503
         assert json.loads(ready.data)["spool"]["entries"] == 4
-        assert set(capture_ids(bucket, "cam-1")) == {"up-0"}
+        assert set(capture_ids(ingest_bucket, "cam-1")) == {"up-0"}
         # When S3 is back
-        proxy.set_mode("pass")
+        fault_proxy.set_mode("pass")
         # Then the drainer uploads the spool and empties it
         assert wait_for(lambda: not queued(spool_dir), timeout=20)
-        ids = capture_ids(bucket, "cam-1")
+        ids = capture_ids(ingest_bucket, "cam-1")
         assert set(ids) >= {"up-0", "down-0", "down-1", "down-2"}
         assert len(ids) == 5 and set(ids.values()) == {1}
         metrics = http.request("GET", live.url + "/metrics").data.decode()
@@ -107,16 +91,18 @@ def test_upload_while_s3_is_down_is_spooled_then_drained(bucket: Bucket,
         assert "camcloud_ingest_spool_entries 0" in metrics
 
 
-def test_spool_full_answers_503_with_retry_after(bucket: Bucket, proxy: FaultProxy) -> None:
+def test_spool_full_answers_503_with_retry_after(
+    ingest_bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
     # Given a spool with room for about one small image
-    key = bucket.add_device("cam-1")
+    key = ingest_bucket.add_device("cam-1")
     image = jpeg_bytes()
-    settings = through(bucket, proxy, spool_max_bytes=len(image) + 1000)
+    settings = through(ingest_bucket, fault_proxy, spool_max_bytes=len(image) + 1000)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
     with LiveIngest(settings, background=True) as live:
         fast_drainer(live)
         assert post(http, live.url, key, image, {"X-Capture-Id": "warm"}).status == 201
-        proxy.set_mode("refuse")
+        fault_proxy.set_mode("refuse")
         # When two captures arrive while S3 is down
         first = post(http, live.url, key, image, {"X-Capture-Id": "s-1"})
         second = post(http, live.url, key, jpeg_bytes(colour=(1, 1, 1)), {"X-Capture-Id": "s-2"})
@@ -125,33 +111,35 @@ def test_spool_full_answers_503_with_retry_after(bucket: Bucket, proxy: FaultPro
         assert second.status == 503
         assert json.loads(second.data)["error"] == "spool_full"
         assert int(second.headers["Retry-After"]) > 0
-        proxy.set_mode("pass")
+        fault_proxy.set_mode("pass")
         assert wait_for(lambda: not queued(Path(settings.spool_dir)), timeout=20)
-        assert set(capture_ids(bucket, "cam-1")) == {"warm", "s-1"}
+        assert set(capture_ids(ingest_bucket, "cam-1")) == {"warm", "s-1"}
 
 
-def test_unknown_device_while_s3_is_down_gets_503(bucket: Bucket, proxy: FaultProxy) -> None:
-    key = bucket.add_device("cam-1")
-    proxy.set_mode("refuse")
+def test_unknown_device_while_s3_is_down_gets_503(
+    ingest_bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    key = ingest_bucket.add_device("cam-1")
+    fault_proxy.set_mode("refuse")
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(through(bucket, proxy)) as live:
+    with LiveIngest(through(ingest_bucket, fault_proxy)) as live:
         response = post(http, live.url, key, jpeg_bytes())
     assert response.status == 503
     assert json.loads(response.data)["error"] == "storage_unavailable"
     assert "Retry-After" in response.headers
 
 
-def test_restart_with_a_non_empty_spool_drains_it(bucket: Bucket, proxy: FaultProxy,
+def test_restart_with_a_non_empty_spool_drains_it(ingest_bucket: Bucket, fault_proxy: FaultProxy,
                                                   tmp_path: Path) -> None:
     # Given the production server (gunicorn, two workers) that spooled uploads during an outage
-    key = bucket.add_device("cam-1")
-    settings = through(bucket, proxy)
+    key = ingest_bucket.add_device("cam-1")
+    settings = through(ingest_bucket, fault_proxy)
     spool_dir = Path(settings.spool_dir)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
     first = GunicornIngest(settings, tmp_path / "gunicorn-1.log")
     try:
         assert post(http, first.url, key, jpeg_bytes(), {"X-Capture-Id": "w-0"}).status == 201
-        proxy.set_mode("refuse")
+        fault_proxy.set_mode("refuse")
         statuses = [post(http, first.url, key, make_frame(96, 72, i), {"X-Capture-Id": f"r-{i}"})
                     .status for i in range(5)]
         assert statuses == [202] * 5, (tmp_path / "gunicorn-1.log").read_text()[-3000:]
@@ -166,11 +154,11 @@ def test_restart_with_a_non_empty_spool_drains_it(bucket: Bucket, proxy: FaultPr
                     .status for i in range(10, 13)]
         assert statuses == [202] * 3, (tmp_path / "gunicorn-2.log").read_text()[-3000:]
         # ...and then S3 comes back
-        proxy.set_mode("pass")
+        fault_proxy.set_mode("pass")
         # Then the spool is drained: every capture in S3 exactly once
         assert wait_for(lambda: not queued(spool_dir), timeout=40), (
             (tmp_path / "gunicorn-2.log").read_text()[-3000:])
-        ids = capture_ids(bucket, "cam-1")
+        ids = capture_ids(ingest_bucket, "cam-1")
         assert set(ids) == ({"w-0"} | {f"r-{i}" for i in range(5)}
                             | {f"s-{i}" for i in range(10, 13)})
         assert set(ids.values()) == {1}
@@ -209,17 +197,17 @@ class ServerClockCamera:
 
 
 def test_faulty_network_during_200_uploads_loses_and_duplicates_nothing(
-    bucket: Bucket, proxy: FaultProxy
+    ingest_bucket: Bucket, fault_proxy: FaultProxy
 ) -> None:
     # Given four NTP cameras (40 frames each) and two without a clock (20 frames each)
-    settings = through(bucket, proxy)
+    settings = through(ingest_bucket, fault_proxy)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
     with LiveIngest(settings, background=True) as live:
         fast_drainer(live)
         cameras: list[Any] = []
         for number in range(4):
             device = f"ntp-{number}"
-            key = bucket.add_device(device)
+            key = ingest_bucket.add_device(device)
             assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "warm"}).status == 201
             cameras.append(CameraSimulator(
                 url=live.url + "/upload", key=key, count=40, width=48, height=32,
@@ -228,7 +216,7 @@ def test_faulty_network_during_200_uploads_loses_and_duplicates_nothing(
             ))
         for number in range(2):
             device = f"rtc-{number}"
-            key = bucket.add_device(device)
+            key = ingest_bucket.add_device(device)
             assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "warm"}).status == 201
             cameras.append(ServerClockCamera(live.url, key, device, 20))
         results: dict[int, Any] = {}
@@ -246,14 +234,14 @@ def test_faulty_network_during_200_uploads_loses_and_duplicates_nothing(
         while any(thread.is_alive() for thread in threads):
             mode = schedule[sum(modes.values()) % len(schedule)]
             modes[mode] += 1
-            proxy.set_mode(mode)
+            fault_proxy.set_mode(mode)
             time.sleep(rng.uniform(0.2, 0.8))
-            proxy.set_mode("pass")
+            fault_proxy.set_mode("pass")
             time.sleep(0.2)
         for thread in threads:
             thread.join()
         # ...and then is restored
-        proxy.set_mode("pass")
+        fault_proxy.set_mode("pass")
         assert wait_for(lambda: not queued(Path(settings.spool_dir)), timeout=60)
         metrics = http.request("GET", live.url + "/metrics").data.decode()
     # Then some uploads went through the spool...
@@ -263,29 +251,29 @@ def test_faulty_network_during_200_uploads_loses_and_duplicates_nothing(
     for index in range(4):
         result = results[index]
         assert result.failed == 0, result.errors
-        ids = capture_ids(bucket, f"ntp-{index}")
+        ids = capture_ids(ingest_bucket, f"ntp-{index}")
         boot = f"{random.Random(index).getrandbits(32):08x}"
         assert set(ids) == {"warm"} | {f"sim-{boot}-{i}" for i in range(40)}
         assert set(ids.values()) == {1}
     for number, camera in enumerate(cameras[4:]):
         assert camera.outcomes["gave_up"] == 0
-        ids = capture_ids(bucket, f"rtc-{number}")
+        ids = capture_ids(ingest_bucket, f"rtc-{number}")
         assert set(ids) == {"warm"} | {f"rtc-{number}-{i}" for i in range(20)}
         assert set(ids.values()) == {1}
     assert min(modes["refuse"], modes["stall"], modes["reset"]) >= 1
-    assert proxy.counts["refused"] > 0
+    assert fault_proxy.counts["refused"] > 0
 
 
-def test_a_damaged_spool_entry_is_set_aside_and_the_rest_drained(bucket: Bucket,
-                                                                  proxy: FaultProxy) -> None:
+def test_a_damaged_spool_entry_is_set_aside_and_the_rest_drained(ingest_bucket: Bucket,
+                                                                  fault_proxy: FaultProxy) -> None:
     # Given three captures spooled during an outage, one of whose files gets damaged on disk
-    key = bucket.add_device("cam-1")
-    spool_dir = Path(bucket.settings.spool_dir)
+    key = ingest_bucket.add_device("cam-1")
+    spool_dir = Path(ingest_bucket.settings.spool_dir)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(through(bucket, proxy), background=True) as live:
+    with LiveIngest(through(ingest_bucket, fault_proxy), background=True) as live:
         fast_drainer(live)
         assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "ok-0"}).status == 201
-        proxy.set_mode("refuse")
+        fault_proxy.set_mode("refuse")
         for index in range(3):
             answer = post(http, live.url, key, jpeg_bytes(colour=(index, 9, 9)),
                           {"X-Capture-Id": f"sp-{index}"})
@@ -295,10 +283,10 @@ def test_a_damaged_spool_entry_is_set_aside_and_the_rest_drained(bucket: Bucket,
         data[200] ^= 0xFF
         damaged.write_bytes(bytes(data))
         # When S3 is back
-        proxy.set_mode("pass")
+        fault_proxy.set_mode("pass")
         assert wait_for(lambda: not queued(spool_dir), timeout=20)
     # Then the intact ones are stored, the damaged one kept aside for a person, not uploaded
-    assert set(capture_ids(bucket, "cam-1")) == {"ok-0", "sp-0", "sp-2"}
+    assert set(capture_ids(ingest_bucket, "cam-1")) == {"ok-0", "sp-0", "sp-2"}
     kept = [path.name for path in (spool_dir / "failed").iterdir()]
     assert len(kept) == 1 and kept[0].startswith("cam-1_sp-1")
 
@@ -311,16 +299,16 @@ def drain_command(settings: Any, timeout: float) -> int:
     return done.returncode
 
 
-def test_drain_command_empties_the_spool_before_the_host_stops(bucket: Bucket,
-                                                               proxy: FaultProxy) -> None:
+def test_drain_command_empties_the_spool_before_the_host_stops(ingest_bucket: Bucket,
+                                                               fault_proxy: FaultProxy) -> None:
     # Given three captures spooled during an outage by an ingest that has since stopped
-    key = bucket.add_device("cam-1")
-    settings = through(bucket, proxy)
+    key = ingest_bucket.add_device("cam-1")
+    settings = through(ingest_bucket, fault_proxy)
     spool_dir = Path(settings.spool_dir)
     http = urllib3.PoolManager(retries=False, timeout=10.0)
     with LiveIngest(settings) as live:
         assert post(http, live.url, key, jpeg_bytes(), {"X-Capture-Id": "d-0"}).status == 201
-        proxy.set_mode("refuse")
+        fault_proxy.set_mode("refuse")
         for index in range(1, 4):
             answer = post(http, live.url, key, jpeg_bytes(colour=(index, 1, 1)),
                           {"X-Capture-Id": f"d-{index}"})
@@ -329,19 +317,19 @@ def test_drain_command_empties_the_spool_before_the_host_stops(bucket: Bucket,
     assert drain_command(settings, 1.0) == 1
     assert len(queued(spool_dir)) == 3
     # When S3 is back, the drain empties the spool: status 0, every capture in S3 once
-    proxy.set_mode("pass")
+    fault_proxy.set_mode("pass")
     assert drain_command(settings, 30.0) == 0
     assert queued(spool_dir) == []
-    ids = capture_ids(bucket, "cam-1")
+    ids = capture_ids(ingest_bucket, "cam-1")
     assert set(ids) == {"d-0", "d-1", "d-2", "d-3"} and set(ids.values()) == {1}
 
 
-def test_healthz_says_only_ok_while_readyz_reports_s3_down(bucket: Bucket,
-                                                           proxy: FaultProxy) -> None:
+def test_healthz_says_only_ok_while_readyz_reports_s3_down(ingest_bucket: Bucket,
+                                                           fault_proxy: FaultProxy) -> None:
     # Given S3 unreachable
-    proxy.set_mode("refuse")
+    fault_proxy.set_mode("refuse")
     http = urllib3.PoolManager(retries=False, timeout=10.0)
-    with LiveIngest(through(bucket, proxy)) as live:
+    with LiveIngest(through(ingest_bucket, fault_proxy)) as live:
         health = http.request("GET", live.url + "/healthz")
         ready = http.request("GET", live.url + "/readyz")
     # Then the load balancer's check says "ok" and nothing else; the host's check has detail

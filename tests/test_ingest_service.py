@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from ingest.wiring import Services, build_services, make_ingest_client
 from tests.conftest import jpeg_bytes
 from tests.ingest_support import Bucket, FakeClock, FaultProxy, upload_request
@@ -13,17 +9,9 @@ from tests.ingest_support import Bucket, FakeClock, FaultProxy, upload_request
 DEVICE = "cam-1"
 
 
-@pytest.fixture
-def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    """A fault-injecting TCP proxy in front of moto."""
-    fault = FaultProxy(int(moto_endpoint.rsplit(":", 1)[1]))
-    yield fault
-    fault.close()
-
-
-def through_proxy(bucket: Bucket, proxy: FaultProxy, clock: FakeClock) -> Services:
+def through_proxy(bucket: Bucket, fault_proxy: FaultProxy, clock: FakeClock) -> Services:
     """The services with S3 reached through ``proxy`` (the ingest's own short timeouts)."""
-    settings = bucket.settings.with_changes(s3_endpoint=proxy.url)
+    settings = bucket.settings.with_changes(s3_endpoint=fault_proxy.url)
     return build_services(settings, make_ingest_client(settings), clock.clock())
 
 
@@ -33,11 +21,11 @@ def queued(services: Services) -> int:
 
 
 def test_breaker_sends_uploads_to_the_spool_until_it_half_opens(ingest_bucket: Bucket,
-                                                                proxy: FaultProxy) -> None:
+                                                                fault_proxy: FaultProxy) -> None:
     # Given a camera the ingest has seen while S3 was up
     clock = FakeClock()
     key = ingest_bucket.add_device(DEVICE)
-    services = through_proxy(ingest_bucket, proxy, clock)
+    services = through_proxy(ingest_bucket, fault_proxy, clock)
 
     def upload(capture_id: str) -> int:
         request = upload_request(jpeg_bytes(colour=(len(capture_id), 2, 3)),
@@ -46,20 +34,20 @@ def test_breaker_sends_uploads_to_the_spool_until_it_half_opens(ingest_bucket: B
 
     assert upload("up-1") == 201
     # When S3 starts refusing connections, the first upload tries it and is spooled
-    proxy.set_mode("refuse")
+    fault_proxy.set_mode("refuse")
     assert upload("down-1") == 202
-    tried = proxy.counts["refused"]
+    tried = fault_proxy.counts["refused"]
     assert tried > 0
     # Then, while the breaker is open, uploads go straight to the spool: no S3 attempt
     clock.advance(services.health.open_seconds / 2)
     assert upload("down-2") == 202
-    assert proxy.counts["refused"] == tried
+    assert fault_proxy.counts["refused"] == tried
     # ...once it half-opens, one upload tries S3 again
     clock.advance(services.health.open_seconds)
     assert upload("down-3") == 202
-    assert proxy.counts["refused"] > tried
+    assert fault_proxy.counts["refused"] > tried
     # ...and when S3 is back, the next try closes it: stored directly again
-    proxy.set_mode("pass")
+    fault_proxy.set_mode("pass")
     clock.advance(services.health.open_seconds + 0.1)
     assert upload("up-2") == 201
     assert services.health.open is False
@@ -67,19 +55,19 @@ def test_breaker_sends_uploads_to_the_spool_until_it_half_opens(ingest_bucket: B
 
 
 def test_drain_within_uploads_the_spool_once_s3_is_back(ingest_bucket: Bucket,
-                                                        proxy: FaultProxy) -> None:
+                                                        fault_proxy: FaultProxy) -> None:
     # Given two captures spooled while S3 was down
     clock = FakeClock()
     key = ingest_bucket.add_device(DEVICE)
-    services = through_proxy(ingest_bucket, proxy, clock)
+    services = through_proxy(ingest_bucket, fault_proxy, clock)
     assert services.ingest.accept(upload_request(jpeg_bytes(), key=key)).status == 201
-    proxy.set_mode("refuse")
+    fault_proxy.set_mode("refuse")
     for index in range(2):
         request = upload_request(jpeg_bytes(colour=(index, 0, 0)), {"X-Capture-Id": f"q-{index}"},
                                  key=key)
         assert services.ingest.accept(request).status == 202
     # When S3 is back and the drainer runs in the foreground (no thread was started)
-    proxy.set_mode("pass")
+    fault_proxy.set_mode("pass")
     assert services.drainer.drain_within(30.0) is True
     # Then the spool is empty and both captures are in S3
     assert queued(services) == 0
