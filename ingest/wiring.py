@@ -25,7 +25,7 @@ from ingest.metrics import Metrics
 from ingest.s3put import FastPut
 from ingest.service import Clock, Ingest, Operations
 from ingest.spool import Spool
-from ingest.store import Capture, CaptureStore
+from ingest.store import CaptureStore
 
 # S3 calls on the upload path fail fast, so that during an outage an upload is spooled well
 # within the 5 s an ESP32 HTTPClient waits for an answer; the spool is the real retry.
@@ -96,12 +96,8 @@ def build_services(settings: Settings, client: Any = None, clock: Clock | None =
                               clock=clock.monotonic, max_cached=settings.key_cache_entries)
     auth = Authenticator(registry, health, root / "devices" if usable else None)
     auth.prepare()
-
-    def drained(capture: Capture, created: bool) -> None:
-        metrics.drained(created)
-
-    drainer = Drainer(spool, store, on_drained=drained, on_tick=metrics.flush,
-                      on_s3=health.record)
+    drainer = Drainer(spool, store, on_drained=lambda _capture, created: metrics.drained(created),
+                      on_tick=metrics.flush, on_s3=health.record)
     gate = Gate(
         auth,
         RateLimiter(settings.rate_per_minute, settings.rate_burst, clock=clock.monotonic),
