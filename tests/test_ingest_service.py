@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+from ingest import create_app, start_background
 from ingest.wiring import Services, build_services, make_ingest_client
 from tests.conftest import jpeg_bytes
 from tests.ingest_support import Bucket, FakeClock, FaultProxy, upload_request
@@ -72,3 +75,23 @@ def test_drain_within_uploads_the_spool_once_s3_is_back(ingest_bucket: Bucket,
     # Then the spool is empty and both captures are in S3
     assert queued(services) == 0
     assert len(ingest_bucket.raw_keys(f"raw/{DEVICE}/")) == 3
+
+
+def drainer_threads() -> list[threading.Thread]:
+    """The spool drainer threads running in this process."""
+    return [thread for thread in threading.enumerate()
+            if thread.name == "camcloud-spool-drainer" and thread.is_alive()]
+
+
+def test_building_the_app_starts_no_thread_start_background_does(ingest_bucket: Bucket) -> None:
+    # Given the ingest app built as a test or the WSGI module builds it
+    before = drainer_threads()
+    app = create_app(ingest_bucket.settings, ingest_bucket.client)
+    # Then building it started nothing
+    assert drainer_threads() == before
+    # When the worker hook starts its background work
+    stop = start_background(app)
+    # Then the drainer runs until the returned function stops it
+    assert len(drainer_threads()) == len(before) + 1
+    stop()
+    assert drainer_threads() == before
