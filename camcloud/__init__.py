@@ -1,3 +1,3 @@
-"""camcloud's shared core: S3 layout, settings, validation, S3 adapter, registries, CLI."""
+"""camcloud's shared core: pure core, S3 adapter and services (docs/architecture.md)."""
 
 __version__ = "0.1.0"
