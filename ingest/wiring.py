@@ -8,6 +8,7 @@ foreground.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,12 +82,7 @@ def build_services(settings: Settings, client: Any = None, clock: Clock | None =
     """Wire the ingest against ``client`` (default: its own S3 client) and ``clock``."""
     clock = clock or Clock()
     s3 = LazyClient(settings, client, build=make_ingest_client)
-    # The fast PutObject path only with a client of our own: an injected client may be a
-    # mock that intercepts boto3 calls, which a plain HTTP request would bypass.
-    fast_put = None
-    if client is None and settings.s3_fast_put:
-        fast_put = lazy(lambda: FastPut(s3.get(), settings.bucket))
-    store = CaptureStore(s3.get, settings.bucket, fast_put=fast_put)
+    store = CaptureStore(s3.get, settings.bucket, fast_put=_fast_put(settings, client, s3))
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     usable = spool.prepare()
     root = Path(settings.spool_dir)
@@ -98,14 +94,8 @@ def build_services(settings: Settings, client: Any = None, clock: Clock | None =
     auth.prepare()
     drainer = Drainer(spool, store, on_drained=lambda _capture, created: metrics.drained(created),
                       on_tick=metrics.flush, on_s3=health.record)
-    gate = Gate(
-        auth,
-        RateLimiter(settings.rate_per_minute, settings.rate_burst, clock=clock.monotonic),
-        FailureLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst,
-                       clock=clock.monotonic),
-    )
     ingest = Ingest(
-        gate, Keeper(store, spool, drainer, health, metrics), metrics,
+        _gate(settings, auth, clock), Keeper(store, spool, drainer, health, metrics), metrics,
         max_upload_bytes=settings.max_upload_bytes,
         # Large bodies are received into files next to the spool, so spooling one is a rename.
         tmp_dir=str(spool.tmp_dir) if usable else tempfile.gettempdir(),
@@ -114,3 +104,20 @@ def build_services(settings: Settings, client: Any = None, clock: Clock | None =
     return Services(settings=settings, s3=s3, registry=registry, store=store, spool=spool,
                     drainer=drainer, metrics=metrics, health=health, ingest=ingest,
                     operations=Operations(health, spool, drainer, metrics))
+
+
+def _fast_put(settings: Settings, client: Any, s3: LazyClient) -> Callable[[], FastPut] | None:
+    # The fast PutObject path only with a client of our own: an injected client may be a
+    # mock that intercepts boto3 calls, which a plain HTTP request would bypass.
+    if client is not None or not settings.s3_fast_put:
+        return None
+    return lazy(lambda: FastPut(s3.get(), settings.bucket))
+
+
+def _gate(settings: Settings, auth: Authenticator, clock: Clock) -> Gate:
+    return Gate(
+        auth,
+        RateLimiter(settings.rate_per_minute, settings.rate_burst, clock=clock.monotonic),
+        FailureLimiter(settings.auth_failures_per_minute, settings.auth_failure_burst,
+                       clock=clock.monotonic),
+    )
