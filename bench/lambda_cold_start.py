@@ -1,6 +1,6 @@
 """Thumbnailer Lambda cold start: ``import app`` plus the first event, in fresh interpreters.
 
-    .venv/bin/python bench/lambda_cold_start.py [--runs 15] [--baseline OLD_APP.py]
+    .venv/bin/python bench/lambda_cold_start.py [--runs 15] [--baseline OLD_APP.py ...]
 
 Each run is a new Python process (a new Lambda container): it times ``import
 lambdas.thumbnailer.app`` (what the Init phase pays), then starts moto, puts one 2048x1536
@@ -92,13 +92,14 @@ def main() -> None:
     """Run the cold starts (alternating with the baseline, if any) and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--baseline", type=Path, default=None,
-                        help="another entry module file to compare with, run alternately")
+    parser.add_argument("--baseline", type=Path, action="append", default=[],
+                        help="another entry module file to compare with, run alternately "
+                             "(may be given more than once)")
     args = parser.parse_args()
     entries = {"current lambdas/thumbnailer/app.py": ("lambdas.thumbnailer.app", None)}
-    if args.baseline:
-        baseline = args.baseline.resolve()
-        entries[f"baseline {args.baseline}"] = (baseline.stem, str(baseline.parent))
+    for given in args.baseline:
+        baseline = given.resolve()
+        entries[f"baseline {given}"] = (baseline.stem, str(baseline.parent))
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in entries}
     for module, path in entries.values():
         one_run(module, path)  # warm the file cache and the .pyc files, as a deployed image has
@@ -107,6 +108,18 @@ def main() -> None:
             runs[label].append(one_run(module, path))
     for label, figures in runs.items():
         report(label, figures)
+    current, *others = runs
+    for other in others:
+        # Run by run (both ran back to back on the same machine): steadier than two medians.
+        differences = [
+            (mine["import_cpu_ms"] + mine["first_event_cpu_ms"])
+            - (theirs["import_cpu_ms"] + theirs["first_event_cpu_ms"])
+            for mine, theirs in zip(runs[current], runs[other], strict=True)
+        ]
+        faster = sum(difference < 0 for difference in differences)
+        print(f"current - {other.removeprefix('baseline ')}: cold start CPU median "
+              f"{statistics.median(differences):+.1f} ms per pair; current faster in "
+              f"{faster} of {len(differences)} pairs")
 
 
 if __name__ == "__main__":

@@ -7,24 +7,29 @@ kept by the container. ``make_handler`` builds the same batch processing for the
 worker (settings and client passed in, plain logs, no metrics on the console).
 
 The import path stays lean for cold starts: Pillow, boto3, camcloud's core and the parts of
-powertools the handler uses; never Flask or moto (``tests/test_thumbnailer_lambda.py``).
+powertools the handler uses; never Flask or moto (``tests/test_thumbnailer_lambda.py``). The
+event stays a dict rather than powertools' ``S3Event``: importing its ``data_classes`` package
+(every event type AWS has) added about 20 ms of CPU to each cold start
+(``bench/lambda_cold_start.py``), and ``camcloud.thumbnailer.iter_changes`` already reads the
+batch, decoding keys as S3 encodes them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from camcloud.devices import DeviceRegistry
 from camcloud.s3 import LazyClient, lazy
 from camcloud.settings import Settings
 from camcloud.thumbnailer import BatchFailed, BatchResult, Thumbnailer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 log = logging.getLogger("camcloud.thumbnailer")
 
@@ -120,12 +125,11 @@ def render_batch(event: dict[str, Any], context: LambdaContext) -> BatchResult:
 
 
 @logger.inject_lambda_context
-@event_source(data_class=S3Event)
-def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """AWS Lambda's entry point (``app.handler``): one S3 event batch."""
     logger.append_keys(request_id=context.aws_request_id)
     try:
-        result = render_batch(event.raw_event, context)
+        result = render_batch(event, context)
     except BatchFailed as exc:
         publish_reasons(exc.result)
         raise
