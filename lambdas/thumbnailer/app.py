@@ -9,7 +9,7 @@ worker (settings and client passed in, plain logs, no metrics on the console).
 The import path stays lean for cold starts: Pillow, boto3, camcloud's core and the parts of
 powertools the handler uses; never Flask or moto (``tests/test_thumbnailer_lambda.py``). The
 event stays a dict rather than powertools' ``S3Event``: importing its ``data_classes`` package
-(every event type AWS has) added about 20 ms of CPU to each cold start
+(every event type AWS has) added 13-54 ms of CPU to each cold start
 (``bench/lambda_cold_start.py``), and ``camcloud.thumbnailer.iter_changes`` already reads the
 batch, decoding keys as S3 encodes them.
 """
