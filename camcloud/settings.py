@@ -121,6 +121,10 @@ class Settings:
     # Gallery: days a deleted capture can be restored (bucket versioning); 0: not said.
     undelete_days: int = _setting(_non_negative_int, 0)
     log_level: str = _setting(_log_level, "INFO")
+    # Alerts: the Fernet key the target URLs are encrypted with (camcloud.notify.new_key()),
+    # or the name of the SSM SecureString parameter that holds it; never stored in the bucket.
+    alerts_key: str | None = _setting(_text)
+    alerts_key_parameter: str | None = _setting(_text)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from camcloud.s3 import LazyClient
 from camcloud.settings import Settings, SettingsError
+from gallery.jobs import JobRunner
 from gallery.services import Gallery
 
 _CONFIG = {
@@ -46,6 +47,7 @@ def create_app(
     client: Any = None,
     *,
     clock: Callable[[], float] = time.time,
+    jobs: JobRunner | None = None,
 ) -> Flask:
     """Build the gallery app; settings default to the ``CAMCLOUD_*`` environment."""
     settings = settings or Settings.from_env()
@@ -56,7 +58,8 @@ def create_app(
     app = Flask(__name__)
     app.config.update(_CONFIG, SECRET_KEY=settings.secret_key or "login-disabled")
     app.session_interface = _SessionInterface()
-    app.extensions["camcloud"] = Gallery(settings, LazyClient(settings, client).get, clock=clock)
+    app.extensions["camcloud"] = Gallery(settings, LazyClient(settings, client).get, clock=clock,
+                                             jobs=jobs)
     hops = settings.gallery_proxy_hops
     if hops:
         # Only then are X-Forwarded-For/-Proto believed: the client's address for the login
@@ -67,4 +70,9 @@ def create_app(
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    from gallery import alert_pages, share_pages, timelapse_pages
+
+    app.register_blueprint(timelapse_pages.bp)
+    app.register_blueprint(share_pages.bp)
+    app.register_blueprint(alert_pages.bp)
     return app

@@ -18,7 +18,9 @@ from camcloud.devices import DeviceRegistry
 from camcloud.ratelimit import RateLimiter
 from camcloud.s3 import lazy
 from camcloud.settings import Settings
+from camcloud.shares import GuessLimiter
 from camcloud.users import UserStore
+from gallery.jobs import InProcessJobRunner, JobContext, JobRunner, default_handlers
 from gallery.presign import Presigner
 
 # Records never change once written; remembering what they say lets the cameras page count
@@ -59,6 +61,7 @@ class Gallery:
         client_factory: Callable[[], Any],
         *,
         clock: Callable[[], float] = time.time,
+        jobs: JobRunner | None = None,
     ) -> None:
         self.settings = settings
         self.bucket = settings.bucket
@@ -78,6 +81,10 @@ class Gallery:
             lambda: Presigner(self.client, settings.bucket, settings.presign_ttl)
         )
         self._presigner_made = False
+        # Background jobs (time-lapse ranges, exports): in this process unless one is injected.
+        self.jobs: JobRunner = jobs if jobs is not None else InProcessJobRunner(default_handlers(
+            JobContext(client_factory, settings.bucket, clock, settings.gallery_timezone)))
+        self.guess_limiter = GuessLimiter()
 
     @property
     def client(self) -> Any:
