@@ -81,7 +81,9 @@ class SharedPage:
     more: int = 0
 
 
-def _signed(gallery: Gallery, share: Share, key: str, download_name: str | None = None) -> str:
+def presign_shared(gallery: Gallery, share: Share, key: str,
+                   download_name: str | None = None) -> str:
+    """A presigned URL for ``key`` if the share covers it; 404 for any other key."""
     # The one gate every link of the page passes: what was shared, nothing else.
     if not shares.may_presign(share, key):
         raise Refusal(404, "not_found", "not found")
@@ -91,9 +93,9 @@ def _signed(gallery: Gallery, share: Share, key: str, download_name: str | None 
 def _item(gallery: Gallery, share: Share, ref: CaptureRef) -> SharedItem:
     name = f"{ref.device}_{ref.capture_id}.jpg"
     return SharedItem(
-        thumb=_signed(gallery, share, ref.thumb_key),
-        preview=_signed(gallery, share, ref.preview_key),
-        download=_signed(gallery, share, ref.raw_key, name) if share.download else None,
+        thumb=presign_shared(gallery, share, ref.thumb_key),
+        preview=presign_shared(gallery, share, ref.preview_key),
+        download=presign_shared(gallery, share, ref.raw_key, name) if share.download else None,
         taken=datetime.fromtimestamp(ref.captured_at_ms / 1000, gallery.zone),
     )
 
@@ -108,8 +110,8 @@ def shared_page(gallery: Gallery, address: str, token: str) -> SharedPage:
         file_name = share.timelapse.rsplit("/", 1)[1]
         return SharedPage(
             share, f"Time-lapse of {name}, {file_name.removesuffix('.mp4')}",
-            video=_signed(gallery, share, share.timelapse),
-            video_download=(_signed(gallery, share, share.timelapse, f"{share.device}_{file_name}")
+            video=presign_shared(gallery, share, share.timelapse),
+            video_download=(presign_shared(gallery, share, share.timelapse, f"{share.device}_{file_name}")
                             if share.download else None))
     refs = []
     for key in shares.allowed_keys(share, gallery.client, gallery.bucket):
