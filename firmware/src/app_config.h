@@ -57,6 +57,14 @@
 #ifndef CAMCLOUD_NTP_SERVER
 #define CAMCLOUD_NTP_SERVER "pool.ntp.org"
 #endif
+#ifndef CAMCLOUD_CHECKIN_S
+#define CAMCLOUD_CHECKIN_S 60
+#endif
+// Root CA for https:// firmware downloads (S3); "" accepts any certificate there: the image is
+// checked against CAMCLOUD_OTA_PUBLIC_KEY and its SHA-256 before it can boot.
+#ifndef CAMCLOUD_OTA_ROOT_CA
+#define CAMCLOUD_OTA_ROOT_CA ""
+#endif
 #ifndef CAMCLOUD_HOSTNAME
 #define CAMCLOUD_HOSTNAME "camcloud-cam"
 #endif

@@ -14,6 +14,7 @@ constexpr uint8_t kRegSensorReset = 0x07;    // CAM_REG_SENSOR_RESET
 constexpr uint8_t kSensorResetEnable = 0x40; // CAM_SENSOR_RESET_ENABLE
 constexpr uint8_t kRegFormat = 0x20;         // CAM_REG_FORMAT
 constexpr uint8_t kRegResolution = 0x21;     // CAM_REG_CAPTURE_RESOLUTION (| CAM_SET_CAPTURE_MODE)
+constexpr uint8_t kRegImageQuality = 0x2A;   // CAM_REG_IMAGE_QUALITY (setImageQuality)
 constexpr uint8_t kRegSensorId = 0x40;       // CAM_REG_SENSOR_ID
 constexpr uint8_t kRegSensorState = 0x44;    // CAM_REG_SENSOR_STATE / ARDUCHIP_TRIG
 constexpr uint8_t kStateMask = 0x03;
@@ -85,6 +86,7 @@ bool Camera::begin(CAM_IMAGE_MODE mode, int warmup_frames) {
     // The module answered: the driver's begin() (a reset and a few register reads, each waiting
     // for I2C idle without a limit) now returns promptly.
     device_.begin();
+    written_quality_ = 1;  // the reset put the sensor back to DEFAULT_QUALITY
     failed_probes_ = 0;
     ready_ = true;
     int discarded = 0;
@@ -126,6 +128,15 @@ uint32_t Camera::capture() {
             ready_ = false;
             return 0;
         }
+    }
+    if (written_quality_ != quality_) {
+        // Bounded, unlike the driver's setImageQuality() (waitI2cIdle without a limit).
+        if (!write_sensor_register(kRegImageQuality, quality_)) {
+            CAMCLOUD_LOG("camera: the sensor did not take quality level %u", quality_);
+            ready_ = false;
+            return 0;
+        }
+        written_quality_ = quality_;
     }
     op->clearFifoFlag(cam);
     op->startCapture(cam);

@@ -42,6 +42,9 @@ public:
     // The resolution of the next captures (written to the sensor by the next capture).
     void set_mode(CAM_IMAGE_MODE mode) { mode_ = mode; }
     CAM_IMAGE_MODE mode() const { return mode_; }
+    // The JPEG quality level of the next captures (the driver's IMAGE_QUALITY: 0 high,
+    // 1 default, 2 low), written to the sensor by the next capture when it changed.
+    void set_quality(uint8_t level) { quality_ = level; }
     // Low-power mode for deep sleep; begin() leaves it again after the wake.
     void sleep();
     Arducam_Mega& device() { return device_; }
@@ -54,6 +57,8 @@ private:
     Arducam_Mega device_;
     int cs_pin_;
     CAM_IMAGE_MODE mode_ = CAM_IMAGE_MODE_QXGA;
+    uint8_t quality_ = 1;          // DEFAULT_QUALITY
+    uint8_t written_quality_ = 1;  // what the sensor has: its default after a reset
     bool ready_ = false;
     uint32_t failed_probes_ = 0;
     uint32_t next_probe_ms_ = 0;

@@ -14,13 +14,17 @@
 
 #include "app_config.h"
 #include "camcloud/capture_id.h"
+#include "camcloud/device_state.h"
 #include "camcloud/frame_ring.h"
+#include "camcloud/remote.h"
 #include "camcloud/request.h"
 #include "camcloud/retry.h"
 #include "camcloud/upload.h"
 #include "camcloud/wall_clock.h"
 #include "camera.h"
 #include "identity.h"
+#include "ota_update.h"
+#include "settings_store.h"
 #include "status.h"
 #include "telemetry.h"
 #include "triggers.h"
@@ -34,7 +38,8 @@ SET_LOOP_TASK_STACK_SIZE(16 * 1024);
 namespace {
 
 constexpr uint32_t kResponseTimeoutMs = 20000;
-constexpr bool kBatteryMode = CAMCLOUD_DEEP_SLEEP_S > 0;
+// The compiled default; the remote config's battery_mode can change it at run time.
+constexpr bool kBatteryModeCompiled = CAMCLOUD_DEEP_SLEEP_S > 0;
 // How long after WiFi comes up an upload waits for the SNTP reply that dates its capture.
 constexpr uint32_t kNtpWaitMs = 8000;
 
@@ -64,6 +69,30 @@ WiFiClient g_plain_client;
 WiFiClientSecure g_tls_client;
 camcloud::WallClock g_clock;
 camcloud::WakeRules g_rules(kNtpWaitMs, static_cast<uint32_t>(CAMCLOUD_AWAKE_BUDGET_S) * 1000UL);
+
+// Remote settings (protocol v1.1): config.h gives the defaults, the ingest's state overrides them.
+camcloud::DeviceConfig compiled_config() {
+    camcloud::DeviceConfig c;
+    c.version = 0;
+    // In battery mode the interval is the sleep between wakes.
+    c.interval_s = kBatteryModeCompiled ? static_cast<uint32_t>(CAMCLOUD_DEEP_SLEEP_S)
+                                        : static_cast<uint32_t>(CAMCLOUD_CAPTURE_INTERVAL_S);
+    c.image_mode = static_cast<uint8_t>(CAMCLOUD_IMAGE_MODE);
+    c.jpeg_quality = 1;  // DEFAULT_QUALITY, what the driver starts with
+    c.pir = CAMCLOUD_PIR_PIN >= 0;
+    c.battery_mode = kBatteryModeCompiled;
+    c.checkin_s = static_cast<uint32_t>(CAMCLOUD_CHECKIN_S);
+    return c;
+}
+PreferencesConfigStore g_settings_store;
+camcloud::RemoteControl g_remote(g_settings_store, compiled_config());
+// The answer's state (1.5 KiB with a presigned firmware URL): static, read as the bytes arrive.
+camcloud::DeviceState g_state;
+OtaAgent g_ota;
+bool g_triggers_started = false;
+uint32_t g_next_command_ms = 0;
+
+bool battery_mode() { return g_remote.config().battery_mode; }
 
 // The SNTP reply arrives on lwIP's task; the loop picks it up.
 std::atomic<bool> g_sync_pending(false);
@@ -95,6 +124,51 @@ bool g_wake_capture_done = false;
 // Unix seconds now, -1 until an SNTP reply since this boot or wake (never the drifting RTC's).
 int64_t now_unix() { return g_clock.unix_at(millis()); }
 
+// The minute of the day for active hours (UTC: the firmware has no time zone setting), -1 until
+// SNTP answered.
+int minute_of_day() {
+    int64_t now = now_unix();
+    return now < 0 ? -1 : static_cast<int>((now % 86400) / 60);
+}
+
+void apply_camera_settings() {
+    const camcloud::DeviceConfig& c = g_remote.config();
+    camera().set_mode(static_cast<CAM_IMAGE_MODE>(c.image_mode));
+    camera().set_quality(c.jpeg_quality);
+}
+
+// Acts on the state of an answer (upload or check-in): config, capture commands, firmware offer.
+void act_on_state() {
+    if (!g_state.complete) return;
+    uint32_t interval_before = g_remote.config().interval_s;
+    camcloud::ConfigApply applied = g_remote.on_state(g_state);
+    if (applied.applied) {
+        const camcloud::DeviceConfig& c = g_remote.config();
+        char refused[96];
+        camcloud::refused_field_names(applied.refused, refused, sizeof refused);
+        CAMCLOUD_LOG("config %ld applied: every %lu s, %s, check-in %lu s%s%s",
+                     static_cast<long>(c.version), static_cast<unsigned long>(c.interval_s),
+                     camcloud::image_mode_name(c.image_mode), static_cast<unsigned long>(c.checkin_s),
+                     refused[0] != '\0' ? "; kept the last good " : "", refused);
+        apply_camera_settings();
+        if (c.interval_s != interval_before) g_next_capture_ms = millis() + c.interval_s * 1000UL;
+        if (!c.battery_mode && !g_triggers_started) {
+            g_triggers.begin();
+            g_triggers_started = true;
+        }
+    }
+    if (g_state.firmware.present || g_state.firmware.overflow) g_ota.on_offer(g_state.firmware, g_remote);
+}
+
+// An answer came back for a request that carried the report-back headers.
+void on_answer(const camcloud::UploadResult& result) {
+    if (result.error != camcloud::TransportError::none || result.status < 200 || result.status >= 300) {
+        return;
+    }
+    g_remote.report_delivered();
+    g_remote.answered(millis());
+}
+
 // A capture's X-Captured-At: the time known then, or the time known now counted back.
 int64_t captured_at_of(int64_t captured_at, uint32_t captured_ms) {
     return captured_at >= 0 ? captured_at : g_clock.unix_at(captured_ms);
@@ -112,7 +186,8 @@ void count_lost(uint32_t frames, const char* why) {
                  why, static_cast<unsigned long>(g_status.frames_lost));
 }
 
-void capture_frame(const char* reason) {
+// Takes a picture; command (may be null) is the capture-now command it answers.
+void capture_frame(const char* reason, const char* command = nullptr) {
     if (!camera().ready()) return;
     if (g_fifo.waiting) {
         CAMCLOUD_LOG("capture skipped (%s): the last frame still waits in the camera", reason);
@@ -126,6 +201,8 @@ void capture_frame(const char* reason) {
     ++g_status.captures;
     char id[camcloud::kCaptureIdSize];
     g_identity.next_capture_id(id, sizeof id);
+    // Reported with the next request: "X-Commands-Done: <command>=<this capture>".
+    if (command != nullptr) g_remote.command_done(command, id);
     uint32_t captured_ms = millis();
     int64_t captured_at = now_unix();
     CAMCLOUD_LOG("capture %s: %lu bytes (%s)%s", id, static_cast<unsigned long>(size), reason,
@@ -185,12 +262,16 @@ void upload_next() {
     request.content_length = kept != nullptr ? kept->size : g_fifo.size;
     request.user_agent = "camcloud-firmware/" CAMCLOUD_FIRMWARE_VERSION;
     request.telemetry = &telemetry;
+    camcloud::Report report = g_remote.report();
+    request.report = &report;
 
     WifiConnection plain(g_plain_client, kResponseTimeoutMs);
     WifiConnection tls(g_tls_client, CAMCLOUD_ROOT_CA, kResponseTimeoutMs);
     camcloud::Connection& connection = g_url.tls ? static_cast<camcloud::Connection&>(tls) : plain;
     uint32_t started = millis();
-    camcloud::UploadResult result = g_uploader.upload(connection, source, request, now_unix());
+    camcloud::UploadResult result =
+        g_uploader.upload(connection, source, request, now_unix(), &g_state);
+    on_answer(result);
     camcloud::Decision decision =
         camcloud::decide(g_policy, attempts, result.error, result.status, result.retry_after_s,
                          result.body.duplicate, esp_random());
@@ -225,17 +306,49 @@ void upload_next() {
         g_next_upload_ms = millis();  // drain what waits in PSRAM without delay
     }
     update_waiting();
+    if (result.error == camcloud::TransportError::none &&
+        (result.status == 201 || result.status == 200)) {
+        g_ota.on_upload_stored(g_remote);  // a new image has shown it can upload
+    }
+    act_on_state();
+}
+
+// GET /device/state: how a config change or capture-now reaches a camera between captures.
+void check_in() {
+    camcloud::Telemetry telemetry = collect_telemetry(g_status);
+    camcloud::Report report = g_remote.report();
+    camcloud::StateRequest request;
+    request.url = &g_url;
+    request.device_key = CAMCLOUD_DEVICE_KEY;
+    request.device_id = CAMCLOUD_DEVICE_ID;
+    request.user_agent = "camcloud-firmware/" CAMCLOUD_FIRMWARE_VERSION;
+    request.telemetry = &telemetry;
+    request.report = &report;
+    WifiConnection plain(g_plain_client, kResponseTimeoutMs);
+    WifiConnection tls(g_tls_client, CAMCLOUD_ROOT_CA, kResponseTimeoutMs);
+    camcloud::Connection& connection = g_url.tls ? static_cast<camcloud::Connection&>(tls) : plain;
+    camcloud::UploadResult result = g_uploader.check_in(connection, request, now_unix(), &g_state);
+    g_status.last_status = result.status;
+    CAMCLOUD_LOG("check-in: %s %d", camcloud::transport_error_name(result.error), result.status);
+    on_answer(result);
+    if (result.error != camcloud::TransportError::none || result.status < 200 || result.status >= 300) {
+        g_remote.answered(millis());  // not before the next period, even when it failed
+        return;
+    }
+    act_on_state();
 }
 
 [[noreturn]] void go_to_sleep() {
     if (g_status.frames_waiting > 0) count_lost(g_status.frames_waiting, "deep sleep clears PSRAM");
     rtc_frames_lost = g_status.frames_lost;
-    CAMCLOUD_LOG("sleeping %lu s", static_cast<unsigned long>(CAMCLOUD_DEEP_SLEEP_S));
+    uint32_t sleep_s = g_remote.config().interval_s > 0 ? g_remote.config().interval_s
+                                                        : static_cast<uint32_t>(CAMCLOUD_DEEP_SLEEP_S);
+    CAMCLOUD_LOG("sleeping %lu s", static_cast<unsigned long>(sleep_s));
     Serial.flush();
     // The module stays powered through deep sleep; Camera::begin() leaves low power after the wake.
     camera().sleep();
-    esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(CAMCLOUD_DEEP_SLEEP_S) * 1000000ULL);
-    if (CAMCLOUD_PIR_PIN >= 0) {
+    esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(sleep_s) * 1000000ULL);
+    if (CAMCLOUD_PIR_PIN >= 0 && g_remote.config().pir) {
         esp_sleep_enable_ext0_wakeup(static_cast<gpio_num_t>(CAMCLOUD_PIR_PIN), 1);
     }
     esp_deep_sleep_start();
@@ -256,7 +369,9 @@ void setup() {
     g_wifi.begin();
     g_identity.begin(woke);
     g_status.boot_count = g_identity.boot_count();
-    if (kBatteryMode) g_status.frames_lost = rtc_frames_lost;
+    g_remote.begin();  // the last good remote config from flash, else config.h's
+    g_ota.begin(g_remote);
+    if (battery_mode()) g_status.frames_lost = rtc_frames_lost;
     CAMCLOUD_LOG("boot %lu, reset reason %s, firmware %s",
                  static_cast<unsigned long>(g_status.boot_count), g_status.reset_reason,
                  CAMCLOUD_FIRMWARE_VERSION);
@@ -288,12 +403,16 @@ void setup() {
     }
 
     g_policy.base_ms = 2000;
-    g_policy.cap_ms = kBatteryMode ? 8000 : 5UL * 60UL * 1000UL;
-    g_policy.max_attempts = kBatteryMode ? 4 : 0;
+    g_policy.cap_ms = battery_mode() ? 8000 : 5UL * 60UL * 1000UL;
+    g_policy.max_attempts = battery_mode() ? 4 : 0;
 
     // Bounded: without a camera this logs "camera not found" and loop() probes again later.
-    camera().begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
-    if (!kBatteryMode) g_triggers.begin();
+    apply_camera_settings();
+    camera().begin(camera().mode(), CAMCLOUD_WARMUP_FRAMES);
+    if (!battery_mode()) {
+        g_triggers.begin();
+        g_triggers_started = true;
+    }
     sntp_set_time_sync_notification_cb(on_time_sync);
     g_next_capture_ms = millis();  // the first capture right away
     g_rules.on_wake(millis());
@@ -312,12 +431,13 @@ void loop() {
         g_clock.on_sync(g_sync_ms, g_sync_unix);
     }
     if (camera().retry_due(now)) {
-        camera().begin(CAMCLOUD_IMAGE_MODE, CAMCLOUD_WARMUP_FRAMES);
+        camera().begin(camera().mode(), CAMCLOUD_WARMUP_FRAMES);
         now = millis();
     }
 
+    const camcloud::DeviceConfig& config = g_remote.config();
     const char* reason = nullptr;
-    if (kBatteryMode) {
+    if (battery_mode()) {
         // The wake's one picture, at once (a PIR wake is about this moment); it is dated when
         // SNTP answers. A camera that is not ready yet gets its next probes within the budget.
         if (!g_wake_capture_done && camera().ready()) {
@@ -325,25 +445,46 @@ void loop() {
             g_wake_capture_done = true;
         }
     } else {
-        g_triggers.poll();
-        reason = g_triggers.take(now);
-        if (reason == nullptr && CAMCLOUD_CAPTURE_INTERVAL_S > 0 && reached(now, g_next_capture_ms)) {
+        if (g_triggers_started) {
+            g_triggers.poll();
+            reason = g_triggers.take(now);
+        }
+        if (reason != nullptr && std::strcmp(reason, "pir") == 0 && !config.pir) reason = nullptr;
+        if (reason == nullptr && config.interval_s > 0 && reached(now, g_next_capture_ms)) {
             reason = "interval";
         }
+        if (reason != nullptr) g_next_capture_ms = now + config.interval_s * 1000UL;
     }
-    if (reason != nullptr) {
-        capture_frame(reason);
-        g_next_capture_ms = now + static_cast<uint32_t>(CAMCLOUD_CAPTURE_INTERVAL_S) * 1000UL;
+    // Active hours hold back the automatic captures; an owner's own request (the camera's
+    // /capture, capture now) is taken at any hour.
+    if (reason != nullptr && std::strcmp(reason, "http") != 0 &&
+        !camcloud::in_active_hours(config, minute_of_day())) {
+        CAMCLOUD_LOG("capture skipped (%s): outside active hours", reason);
+        reason = nullptr;
+    }
+    if (reason != nullptr) capture_frame(reason);
+
+    char command[camcloud::kCommandIdCapacity];
+    if (camera().ready() && reached(now, g_next_command_ms) && g_remote.pending_command(command)) {
+        size_t pending_before = g_remote.pending_count();
+        capture_frame("capture now", command);
+        // A failed capture keeps the command; the next try waits a little.
+        if (g_remote.pending_count() == pending_before) g_next_command_ms = millis() + 5000;
     }
 
     if (g_wifi.connected() && reached(now, g_next_upload_ms) &&
         g_rules.may_upload(millis(), g_clock.trusted())) {
         upload_next();
     }
+    // While awake and nothing waits for an upload (whose answer carries the state as well).
+    if (g_wifi.connected() && g_url_ok && g_status.frames_waiting == 0 &&
+        g_remote.checkin_due(millis())) {
+        check_in();
+    }
 
     // Not before the wake's picture was taken (or the budget is spent), its upload is done and
     // SNTP has answered (bounded), so the RTC starts the next sleep set right.
-    if (kBatteryMode && (g_wake_capture_done || g_rules.budget_spent(millis())) &&
+    if (battery_mode() && (g_wake_capture_done || g_rules.budget_spent(millis())) &&
         g_rules.may_sleep(millis(), g_clock.trusted(), g_status.frames_waiting)) {
         go_to_sleep();
     }

@@ -3,10 +3,12 @@
 
 #include <Arduino.h>
 #include <Preferences.h>
+#include <Update.h>
 #include <SPI.h>
 #include <WiFi.h>
 #include <WiFiClient.h>
 #include <WiFiClientSecure.h>
+#include <esp_ota_ops.h>
 #include <esp_sleep.h>
 #include <esp_sntp.h>
 #include <esp_system.h>
@@ -30,6 +32,8 @@ struct State {
     Wifi wifi;
     Net net;
     Sntp sntp;
+    Ota ota;
+    std::map<std::string, std::string> nvs_blobs;  // Preferences strings and bytes
 };
 State& state() {
     static State s;
@@ -74,6 +78,7 @@ Chip& chip() { return state().chip; }
 Wifi& wifi() { return state().wifi; }
 Net& net() { return state().net; }
 Sntp& sntp() { return state().sntp; }
+Ota& ota() { return state().ota; }
 
 void wifi_drop() {
     state().wifi.connected = false;
@@ -302,6 +307,91 @@ uint32_t Preferences::getUInt(const char* key, uint32_t defaultValue) {
     return found == nvs().end() ? defaultValue : found->second;
 }
 
+bool Preferences::remove(const char* key) {
+    bool had = sim::state().nvs_blobs.erase(key) > 0;
+    return nvs().erase(key) > 0 || had;
+}
+size_t Preferences::putString(const char* key, const char* value) {
+    sim::state().nvs_blobs[key] = value;
+    return std::strlen(value);
+}
+size_t Preferences::putBytes(const char* key, const void* value, size_t len) {
+    sim::state().nvs_blobs[key] = std::string(static_cast<const char*>(value), len);
+    return len;
+}
+size_t Preferences::getString(const char* key, char* value, size_t maxLen) {
+    auto found = sim::state().nvs_blobs.find(key);
+    if (found == sim::state().nvs_blobs.end() || found->second.size() + 1 > maxLen) return 0;
+    std::memcpy(value, found->second.c_str(), found->second.size() + 1);
+    return found->second.size() + 1;
+}
+size_t Preferences::getBytesLength(const char* key) {
+    auto found = sim::state().nvs_blobs.find(key);
+    return found == sim::state().nvs_blobs.end() ? 0 : found->second.size();
+}
+size_t Preferences::getBytes(const char* key, void* buf, size_t maxLen) {
+    auto found = sim::state().nvs_blobs.find(key);
+    if (found == sim::state().nvs_blobs.end() || found->second.size() > maxLen) return 0;
+    std::memcpy(buf, found->second.data(), found->second.size());
+    return found->second.size();
+}
+
+// ---- Update and esp_ota_ops ---------------------------------------------------------------
+UpdateClass Update;
+UpdateClass::UpdateClass() = default;
+bool UpdateClass::begin(size_t size, int, int, uint8_t, const char*) {
+    sim::Ota& o = sim::ota();
+    if (o.begin_fails || size > o.partition_size) return false;
+    o.begun = true;
+    o.size = static_cast<uint32_t>(size);
+    o.written.clear();
+    o.aborted = false;
+    return true;
+}
+size_t UpdateClass::write(uint8_t* data, size_t len) {
+    sim::Ota& o = sim::ota();
+    if (!o.begun || o.written.size() + len > o.size) return 0;
+    o.written.append(reinterpret_cast<const char*>(data), len);
+    sim::advance_ms(1);  // a flash sector write takes its time
+    return len;
+}
+bool UpdateClass::end(bool) {
+    sim::Ota& o = sim::ota();
+    // The real end() refuses an image that is not complete or does not start with 0xE9.
+    if (!o.begun || o.written.size() != o.size || o.written.empty() ||
+        static_cast<uint8_t>(o.written[0]) != 0xE9) {
+        return false;
+    }
+    o.begun = false;
+    o.boot_switched = true;
+    return true;
+}
+void UpdateClass::abort() {
+    sim::ota().begun = false;
+    sim::ota().aborted = true;
+}
+const char* UpdateClass::errorString() { return "sim"; }
+uint8_t UpdateClass::getError() { return 0; }
+bool UpdateClass::hasError() { return false; }
+namespace {
+esp_partition_t g_app0 = {nullptr, 0, 0x10, 0x10000, 0x1E0000, "app0", false};
+esp_partition_t g_app1 = {nullptr, 0, 0x11, 0x1F0000, 0x1E0000, "app1", false};
+}  // namespace
+const esp_partition_t* esp_ota_get_running_partition(void) { return &g_app0; }
+const esp_partition_t* esp_ota_get_next_update_partition(const esp_partition_t*) {
+    g_app1.size = sim::ota().partition_size;
+    return &g_app1;
+}
+esp_err_t esp_ota_get_state_partition(const esp_partition_t*, esp_ota_img_states_t* ota_state) {
+    *ota_state = static_cast<esp_ota_img_states_t>(sim::ota().running_state);
+    return ESP_OK;
+}
+esp_err_t esp_ota_mark_app_valid_cancel_rollback(void) {
+    sim::ota().marked_valid = true;
+    sim::ota().running_state = ESP_OTA_IMG_VALID;
+    return ESP_OK;
+}
+
 // ---- WiFi ----------------------------------------------------------------------------------
 WiFiClass WiFi;
 bool WiFiGenericClass::mode(wifi_mode_t m) {
@@ -385,6 +475,7 @@ int WiFiClient::connect(IPAddress, uint16_t, int32_t timeout) {
     n.plain_timeout_ms = timeout;
     n.sent.clear();
     n.response_offset = 0;
+    n.answered = false;
     n.open = tcp_connect(static_cast<uint32_t>(timeout)) == 1;
     return n.open ? 1 : 0;
 }
@@ -401,7 +492,19 @@ size_t WiFiClient::write(const uint8_t* buf, size_t size) {
     n.sent.append(reinterpret_cast<const char*>(buf), size);
     return size;
 }
+namespace {
+// A scripted ingest answers once the whole request is in (the firmware reads only after sending).
+void answer_if_scripted() {
+    sim::Net& n = sim::net();
+    if (n.open && n.answer && !n.answered) {
+        n.answered = true;
+        n.response = n.answer(n.sent);
+        n.response_offset = 0;
+    }
+}
+}  // namespace
 int WiFiClient::available() {
+    answer_if_scripted();
     sim::Net& n = sim::net();
     return n.open ? static_cast<int>(n.response.size() - n.response_offset) : 0;
 }
@@ -410,6 +513,7 @@ int WiFiClient::read() {
     return read(&c, 1) == 1 ? c : -1;
 }
 int WiFiClient::read(uint8_t* buf, size_t size) {
+    answer_if_scripted();
     sim::Net& n = sim::net();
     size_t left = n.response.size() - n.response_offset;
     size_t count = std::min(size, left);
@@ -419,8 +523,13 @@ int WiFiClient::read(uint8_t* buf, size_t size) {
 }
 int WiFiClient::peek() { return -1; }
 void WiFiClient::flush() {}
-void WiFiClient::stop() { sim::net().open = false; }
+void WiFiClient::stop() {
+    sim::Net& n = sim::net();
+    if (n.open && !n.sent.empty()) n.requests.push_back(n.sent);
+    n.open = false;
+}
 uint8_t WiFiClient::connected() {
+    answer_if_scripted();
     sim::Net& n = sim::net();
     return n.open && n.response_offset < n.response.size() ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -124,8 +125,27 @@ struct Net {
     std::string sent;
     std::string response = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}";
     size_t response_offset = 0;
+    // When set: the answer to each request, made from the request's bytes (head and body) when
+    // the firmware starts reading; `response` otherwise.
+    std::function<std::string(const std::string& request)> answer;
+    bool answered = false;
+    std::vector<std::string> requests;  // every request sent, in order (at close)
 };
 Net& net();
+
+// ---- OTA (Update, esp_ota_ops) --------------------------------------------------------------
+struct Ota {
+    uint32_t partition_size = 0x1E0000;  // the default partition table's app slot
+    bool begin_fails = false;
+    bool begun = false;
+    uint32_t size = 0;
+    std::string written;
+    bool aborted = false;
+    bool boot_switched = false;  // Update.end() succeeded: the next boot starts the new image
+    int running_state = 2;       // esp_ota_img_states_t of the running image (2: VALID)
+    bool marked_valid = false;   // esp_ota_mark_app_valid_cancel_rollback() was called
+};
+Ota& ota();
 
 // ---- SNTP ----------------------------------------------------------------------------------
 struct Sntp {

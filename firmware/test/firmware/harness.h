@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "arducam_mega_emulator.h"
 #include "sim.h"
@@ -42,6 +43,9 @@ struct Outcome {
     std::string serial;
     std::string request;  // the last request the ingest received
     int uploads = 0;      // connections made to the ingest
+    int posts = 0;        // of which uploads (POST)
+    int checkins = 0;     // of which check-ins (GET /device/state)
+    std::vector<std::string> requests;  // every request, in order
 };
 
 namespace detail {
@@ -108,6 +112,10 @@ inline bool read_field(const std::string& data, size_t& pos, std::string& out) {
     write_field(fd, sim::serial());
     write_field(fd, last_request);
     write_field(fd, std::to_string(sim::net().connects));
+    std::vector<std::string> requests = sim::net().requests;
+    if (sim::net().open && !sim::net().sent.empty()) requests.push_back(sim::net().sent);
+    write_field(fd, std::to_string(requests.size()));
+    for (const std::string& request : requests) write_field(fd, request);
     ::close(fd);
     _exit(0);
 }
@@ -143,6 +151,15 @@ inline Outcome boot(const Boot& b) {
     REQUIRE(detail::read_field(data, pos, uploads));
     out.ended_ms = static_cast<uint32_t>(std::stoul(ended_ms));
     out.uploads = std::stoi(uploads);
+    std::string count;
+    REQUIRE(detail::read_field(data, pos, count));
+    for (int i = 0; i < std::stoi(count); ++i) {
+        std::string request;
+        REQUIRE(detail::read_field(data, pos, request));
+        if (request.rfind("POST ", 0) == 0) ++out.posts;
+        if (request.rfind("GET /device/state ", 0) == 0) ++out.checkins;
+        out.requests.push_back(request);
+    }
     return out;
 }
 

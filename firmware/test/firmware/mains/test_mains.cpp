@@ -27,8 +27,13 @@ TEST_SUITE("mains power, whole firmware") {
         CHECK(logged(out, "camera: probe 3 failed"));
         CHECK(logged(out, "camera: ready"));
         CHECK(logged(out, "wifi: connected"));
-        CHECK(out.uploads >= 4);
-        CHECK(out.uploads <= 9);
+        CHECK(out.posts >= 4);
+        CHECK(out.posts <= 9);
+        // Check-ins (every 60 s) only while no upload answered within the period: until the
+        // camera is found (its probes back off, so a few minutes), not after.
+        CHECK(out.checkins >= 2);
+        CHECK(out.checkins <= 6);
+        CHECK(out.requests.back().rfind("POST /upload ", 0) == 0);
         CHECK(captured_at_header(out.request) > 0);
     }
 
