@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from camcloud import layout
+from camcloud import alerts, layout
 from camcloud.s3 import get_json, iter_keys, list_page, list_prefixes
 from gallery import listing
 from gallery.services import Gallery
@@ -60,6 +60,8 @@ class CamerasPage:
 
     cameras: list[CameraHealth]
     expires_at: int
+    # Open alert incidents by camera (``_system``: the dead-letter queue), 1 GET per view.
+    incidents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def cameras(gallery: Gallery) -> CamerasPage:
@@ -72,7 +74,10 @@ def cameras(gallery: Gallery) -> CamerasPage:
     budget = max(5, ERROR_CHECK_BUDGET // len(devices))
     with ThreadPoolExecutor(max_workers=min(_WORKERS, len(devices))) as pool:
         health = list(pool.map(lambda device: _health(gallery, device, now_ms, budget), devices))
-    return CamerasPage(cameras=health, expires_at=expires_at)
+    incidents: dict[str, list[dict[str, Any]]] = {}
+    for incident in alerts.open_incidents(gallery.client, gallery.bucket):
+        incidents.setdefault(str(incident.get("device", alerts.SYSTEM)), []).append(incident)
+    return CamerasPage(cameras=health, expires_at=expires_at, incidents=incidents)
 
 
 def camera_ids(gallery: Gallery) -> list[str]:

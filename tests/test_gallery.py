@@ -477,7 +477,8 @@ def test_the_cameras_page_shows_health_stale_cameras_and_errors(logged_in, s3, s
     calls.names.clear()
     # And a second visit reads no record it has already seen
     logged_in.get("/cameras")
-    assert calls.names.count("GetObject") == 2  # the newest record of each uploading camera
+    # the newest record of each uploading camera, and the open alert incidents (1 GET)
+    assert calls.names.count("GetObject") == 3
 
 
 def test_the_live_view_serves_the_newest_capture(logged_in, s3, settings):
