@@ -66,10 +66,11 @@ def create_app(
         # limit, and HTTPS for the login and the Secure cookie.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    from gallery import auth, views
+    from gallery import auth, device_pages, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(device_pages.bp)
     from gallery import alert_pages, share_pages, timelapse_pages
 
     app.register_blueprint(timelapse_pages.bp)

@@ -20,7 +20,7 @@ from typing import Any
 
 from camcloud import alerts, layout
 from camcloud.s3 import get_json, iter_keys, list_page, list_prefixes
-from gallery import listing
+from gallery import device_queries, listing
 from gallery.services import Gallery
 
 # Record GETs per cameras page view spent on reading records not seen before, for all cameras.
@@ -45,6 +45,7 @@ class CameraHealth:
     usual: str
     telemetry: dict[str, Any] = field(default_factory=dict)
     latest_status: str | None = None
+    managed: device_queries.DeviceSummary = device_queries.DeviceSummary(registered=False)
     errors: int = 0
     checked: int = 0
 
@@ -152,13 +153,15 @@ def _health(gallery: Gallery, device: str, now_ms: int, budget: int) -> CameraHe
 
 def _row(gallery: Gallery, device: str, act: listing.Activity, now_ms: int) -> CameraHealth:
     """The camera's row from its activity and its registry record (cached for minutes)."""
-    record = gallery.registry.get(device)
-    name = record.name if record and record.name else ""
-    gallery.names.put(device, name)
+    # One document gives the registry's fields and the management state (config drift,
+    # firmware), so the state costs no extra S3 call.
+    managed = device_queries.summarize(device_queries.device_document(gallery, device))
+    gallery.names.put(device, managed.name)
     return CameraHealth(
         device=device,
-        name=name,
-        revoked=bool(record and record.revoked),
+        name=managed.name,
+        revoked=managed.revoked,
+        managed=managed,
         activity=act,
         bars=listing.chart_bars(act.hourly),
         thumb_url=None,

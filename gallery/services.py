@@ -77,6 +77,9 @@ class Gallery:
         )
         self.records: BoundedDict[str, RecordFacts] = BoundedDict(_RECORD_FACTS_CACHED)
         self.names: BoundedDict[str, str] = BoundedDict(_NAMES_CACHED)
+        # Raw devices/{device}.json with its read time: the cameras page reads name, revocation
+        # and management state from one document (gallery.device_queries.device_document).
+        self.device_documents: BoundedDict[str, tuple[float, Any]] = BoundedDict(_NAMES_CACHED)
         self._presigner = lazy(
             lambda: Presigner(self.client, settings.bucket, settings.presign_ttl)
         )

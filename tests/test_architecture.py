@@ -35,8 +35,8 @@ PURE = [
 # Services of the adapters' packages: no Flask, so they are testable without HTTP.
 SERVICES = ["ingest.service", "ingest.spool", "ingest.drainer", "gallery.queries",
             "gallery.services", "gallery.health", "gallery.listing", "gallery.guards",
-            "gallery.presign", "gallery.jobs", "gallery.timelapses", "gallery.sharing",
-            "gallery.alerting"]
+            "gallery.presign", "gallery.device_queries", "gallery.jobs",
+            "gallery.timelapses", "gallery.sharing", "gallery.alerting"]
 WEB = ["flask", "click"]
 AWS = ["boto3", "botocore"]
 

@@ -157,7 +157,16 @@ void act_on_state() {
             g_triggers_started = true;
         }
     }
-    if (g_state.firmware.present || g_state.firmware.overflow) g_ota.on_offer(g_state.firmware, g_remote);
+}
+
+// An update offered by the last answer, once nothing waits that a reboot would lose (frames in
+// PSRAM, capture-now commands). Every answer carries the offer again, with a fresh URL.
+void install_offered_update() {
+    camcloud::FirmwareOffer& offer = g_state.firmware;
+    if (!g_state.complete || !(offer.present || offer.overflow)) return;
+    if (g_status.frames_waiting > 0 || g_remote.pending_count() > 0) return;
+    g_ota.on_offer(offer, g_remote);  // reboots on success
+    offer.present = offer.overflow = false;  // acted on; the next answer brings it again
 }
 
 // An answer came back for a request that carried the report-back headers.
@@ -481,6 +490,8 @@ void loop() {
         g_remote.checkin_due(millis())) {
         check_in();
     }
+
+    if (g_wifi.connected()) install_offered_update();
 
     // Not before the wake's picture was taken (or the budget is spent), its upload is done and
     // SNTP has answered (bounded), so the RTC starts the next sleep set right.

@@ -525,7 +525,10 @@ int WiFiClient::peek() { return -1; }
 void WiFiClient::flush() {}
 void WiFiClient::stop() {
     sim::Net& n = sim::net();
-    if (n.open && !n.sent.empty()) n.requests.push_back(n.sent);
+    if (n.open && !n.sent.empty()) {
+        n.requests.push_back(n.sent);
+        n.request_ms.push_back(sim::now_ms());
+    }
     n.open = false;
 }
 uint8_t WiFiClient::connected() {

@@ -130,6 +130,7 @@ struct Net {
     std::function<std::string(const std::string& request)> answer;
     bool answered = false;
     std::vector<std::string> requests;  // every request sent, in order (at close)
+    std::vector<uint32_t> request_ms;   // when each was closed
 };
 Net& net();
 

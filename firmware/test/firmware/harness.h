@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <Preferences.h>
+
 #include "arducam_mega_emulator.h"
 #include "sim.h"
 
@@ -35,6 +37,10 @@ struct Boot {
     uint32_t psram_bytes = 8UL * 1024UL * 1024UL;  // an 8 MB part (N8R8, XIAO ESP32S3)
     uint32_t psram_free = 8321512;
     uint32_t psram_largest_block = 8257536;
+    // The ingest: answers each request from its bytes (empty: 201 {} to everything).
+    std::function<std::string(const std::string& request)> ingest;
+    std::vector<std::pair<std::string, std::string>> nvs_strings;  // Preferences before boot
+    int ota_running_state = 2;  // esp_ota_img_states_t of the running image (1: PENDING_VERIFY)
 };
 
 struct Outcome {
@@ -46,6 +52,10 @@ struct Outcome {
     int posts = 0;        // of which uploads (POST)
     int checkins = 0;     // of which check-ins (GET /device/state)
     std::vector<std::string> requests;  // every request, in order
+    std::vector<uint32_t> request_ms;    // when each one ended
+    std::string ota_written;             // what Update received
+    bool ota_boot_switched = false;      // Update.end() switched the boot partition
+    bool ota_marked_valid = false;       // esp_ota_mark_app_valid_cancel_rollback() called
 };
 
 namespace detail {
@@ -77,6 +87,14 @@ inline bool read_field(const std::string& data, size_t& pos, std::string& out) {
     sim::chip().free_psram = b.psram_free;
     sim::chip().max_alloc_psram = b.psram_largest_block;
     sim::wifi().join_ms = b.join_ms;
+    sim::net().answer = b.ingest;
+    sim::ota().running_state = b.ota_running_state;
+    for (const auto& entry : b.nvs_strings) {
+        Preferences preferences;
+        preferences.begin("camcloud", false);
+        preferences.putString(entry.first.c_str(), entry.second.c_str());
+        preferences.end();
+    }
     std::unique_ptr<ArducamMegaEmulator> module;
     auto plug_in = [&]() {
         module.reset(new ArducamMegaEmulator(b.camera_cs_pin));
@@ -113,9 +131,19 @@ inline bool read_field(const std::string& data, size_t& pos, std::string& out) {
     write_field(fd, last_request);
     write_field(fd, std::to_string(sim::net().connects));
     std::vector<std::string> requests = sim::net().requests;
-    if (sim::net().open && !sim::net().sent.empty()) requests.push_back(sim::net().sent);
+    std::vector<uint32_t> request_ms = sim::net().request_ms;
+    if (sim::net().open && !sim::net().sent.empty()) {
+        requests.push_back(sim::net().sent);
+        request_ms.push_back(sim::now_ms());
+    }
     write_field(fd, std::to_string(requests.size()));
-    for (const std::string& request : requests) write_field(fd, request);
+    for (size_t i = 0; i < requests.size(); ++i) {
+        write_field(fd, requests[i]);
+        write_field(fd, std::to_string(request_ms[i]));
+    }
+    write_field(fd, sim::ota().written);
+    write_field(fd, sim::ota().boot_switched ? "1" : "0");
+    write_field(fd, sim::ota().marked_valid ? "1" : "0");
     ::close(fd);
     _exit(0);
 }
@@ -154,12 +182,20 @@ inline Outcome boot(const Boot& b) {
     std::string count;
     REQUIRE(detail::read_field(data, pos, count));
     for (int i = 0; i < std::stoi(count); ++i) {
-        std::string request;
+        std::string request, at_ms;
         REQUIRE(detail::read_field(data, pos, request));
+        REQUIRE(detail::read_field(data, pos, at_ms));
+        out.request_ms.push_back(static_cast<uint32_t>(std::stoul(at_ms)));
         if (request.rfind("POST ", 0) == 0) ++out.posts;
         if (request.rfind("GET /device/state ", 0) == 0) ++out.checkins;
         out.requests.push_back(request);
     }
+    std::string flag;
+    REQUIRE(detail::read_field(data, pos, out.ota_written));
+    REQUIRE(detail::read_field(data, pos, flag));
+    out.ota_boot_switched = flag == "1";
+    REQUIRE(detail::read_field(data, pos, flag));
+    out.ota_marked_valid = flag == "1";
     return out;
 }
 
