@@ -108,10 +108,11 @@ def shared_page(gallery: Gallery, address: str, token: str) -> SharedPage:
     name = gallery.camera_name(share.device) or share.device
     if share.kind == "timelapse" and share.timelapse:
         file_name = share.timelapse.rsplit("/", 1)[1]
+        saved_as = f"{share.device}_{file_name}"
         return SharedPage(
             share, f"Time-lapse of {name}, {file_name.removesuffix('.mp4')}",
             video=presign_shared(gallery, share, share.timelapse),
-            video_download=(presign_shared(gallery, share, share.timelapse, f"{share.device}_{file_name}")
+            video_download=(presign_shared(gallery, share, share.timelapse, saved_as)
                             if share.download else None))
     refs = []
     for key in shares.allowed_keys(share, gallery.client, gallery.bucket):
