@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Heap and stack of one firmware upload for 30 KB, 500 KB and 2 MB frames (host build, counting
+# Heap and stack of one firmware upload for 30 KB, 500 KB and 2 MB frames, and of one signed
+# update (OTA) of 100 KB, 1 MB and 4 MB images (host build, counting
 # allocator + painted stack), then a valgrind massif cross-check, size by size, when valgrind exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
