@@ -174,7 +174,7 @@ void on_answer(const camcloud::UploadResult& result) {
     if (result.error != camcloud::TransportError::none || result.status < 200 || result.status >= 300) {
         return;
     }
-    g_remote.report_delivered();
+    if (result.report_sent) g_remote.report_delivered();
     g_remote.answered(millis());
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "camcloud/remote.h"
 #include "camcloud/upload.h"
@@ -233,6 +234,55 @@ TEST_CASE("check-in requests: GET /device/state with the report-back headers") {
     CHECK(text.find("Content-Length") == std::string::npos);
     report.ota_result = "failed:x\r\nX-Evil: 1";
     CHECK(build_state_request_head(request, head, sizeof head) == 0);
+}
+
+TEST_CASE("regression: a report too long for the request head never costs the frame") {
+    camcloud_test::ScriptedConnection connection;
+    connection.response = "HTTP/1.1 201 CREATED\r\nContent-Length: 2\r\n\r\n{}";
+    std::vector<uint8_t> frame = camcloud_test::make_frame(500);
+    camcloud_test::FakeCamera camera(frame);
+    UploadUrl url;
+    REQUIRE(parse_upload_url("http://192.168.1.10:8080/upload", url));
+    std::string long_reason = "failed:" + std::string(800, 'x');
+    Report report;
+    report.ota_result = long_reason.c_str();
+    UploadRequest request;
+    request.url = &url;
+    request.device_key = "key";
+    request.capture_id = "a0b7650c1dfe-1-0";
+    request.content_length = static_cast<uint32_t>(frame.size());
+    request.report = &report;
+    Uploader uploader;
+    UploadResult result = uploader.upload(connection, camera, request);
+    CHECK(result.status == 201);
+    CHECK_FALSE(result.report_sent);  // so it is not marked delivered
+    CHECK(connection.head().find("X-Ota-Result") == std::string::npos);
+    // The camera's own report always fits: four done commands with capture ids and a reason.
+    MemoryStore store;
+    RemoteControl remote(store, DeviceConfig{});
+    remote.on_state(state_from(config_json(2147483647, "")));
+    for (const char* id : {"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc", "dddddddddddddddd"}) {
+        remote.command_done(id, "a0b7650c1dfe-4294967295-4294967295");
+    }
+    remote.set_ota_result(long_reason.c_str());
+    Report full = remote.report();
+    Telemetry telemetry;
+    telemetry.firmware = "1.2.0-rc.1+build.123456789012345";
+    telemetry.has_rssi = true;
+    telemetry.free_heap = 4294967295;
+    telemetry.max_alloc_heap = 4294967295;
+    telemetry.boot_count = 4294967295;
+    telemetry.reset_reason = "task_watchdog";
+    telemetry.uptime_s = 4294967295;
+    telemetry.frames_lost = 4294967295;
+    request.telemetry = &telemetry;
+    request.report = &full;
+    request.device_id = "camera-with-a-rather-long-device-id-0001";
+    request.capture_id = "a0b7650c1dfe-4294967295-4294967295";
+    request.captured_at = 4102444800;
+    request.device_key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH";
+    char head[kIoBufferSize];
+    CHECK(build_request_head(request, head, sizeof head) > 0);
 }
 
 TEST_CASE("a config change reaches an awake camera within one check-in period (injected clock)") {

@@ -457,7 +457,7 @@ int main(int argc, char** argv) {
             bool answered = result.error == camcloud::TransportError::none &&
                             result.status >= 200 && result.status < 300;
             if (answered) {
-                remote.report_delivered();
+                if (result.report_sent) remote.report_delivered();
                 remote.answered(static_cast<uint64_t>(now) * 1000u);
                 if (confirm_update) {
                     // The first successful request of the new image: it confirms itself

@@ -61,6 +61,12 @@ UploadResult Uploader::upload(Connection& connection, FrameSource& source,
     UploadResult result;
     last_body_[0] = '\0';
     size_t head = build_request_head(request, reinterpret_cast<char*>(io_), sizeof io_);
+    result.report_sent = head > 0 && request.report != nullptr;
+    if (head == 0 && request.report != nullptr) {
+        UploadRequest without = request;
+        without.report = nullptr;
+        head = build_request_head(without, reinterpret_cast<char*>(io_), sizeof io_);
+    }
     if (head == 0) {
         result.error = TransportError::bad_request;
         return result;
@@ -111,6 +117,12 @@ UploadResult Uploader::check_in(Connection& connection, const StateRequest& requ
     last_body_[0] = '\0';
     if (state != nullptr) state->present = state->complete = false;
     size_t head = build_state_request_head(request, reinterpret_cast<char*>(io_), sizeof io_);
+    result.report_sent = head > 0 && request.report != nullptr;
+    if (head == 0 && request.report != nullptr) {
+        StateRequest without = request;
+        without.report = nullptr;
+        head = build_state_request_head(without, reinterpret_cast<char*>(io_), sizeof io_);
+    }
     if (head == 0) {
         result.error = TransportError::bad_request;
         return result;

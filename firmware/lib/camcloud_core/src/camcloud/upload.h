@@ -57,6 +57,9 @@ struct UploadResult {
     ResponseBody body;           // the JSON's duplicate / queued / error / id
     uint32_t source_bytes = 0;   // bytes taken from the source: 0 means the frame is still intact
     uint32_t head_bytes = 0;     // size of the request head that was sent
+    // The request carried its report-back headers (a head too long with them goes without:
+    // the report waits for the next request rather than costing the frame).
+    bool report_sent = false;
 };
 
 class Uploader {
