@@ -91,8 +91,9 @@ def ensure_parameter(ssm: Any, name: str, make: Any, secure: bool) -> str:
     return value
 
 
-def write_private(path: Path, text: str, owner: str = "root", group: str = "root",
-                  mode: int = 0o400) -> None:
+def write_private(
+    path: Path, text: str, owner: str = "root", group: str = "root", mode: int = 0o400
+) -> None:
     """Write ``text`` atomically with this owner, group and mode (never readable in between)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -159,11 +160,14 @@ def settings(facts: dict[str, str], args: argparse.Namespace) -> int:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     bad = [line for line in lines if not line.startswith("#") and not SETTING_LINE.match(line)]
     if bad:
-        print(f"hostctl: ignoring settings that are not CAMCLOUD_NAME=value: {bad}", file=sys.stderr)
+        print(
+            f"hostctl: ignoring settings that are not CAMCLOUD_NAME=value: {bad}", file=sys.stderr
+        )
     kept = [line for line in lines if SETTING_LINE.match(line)]
     header = f"# From SSM {parameter_name(facts, 'settings')}; edit it there, not here.\n"
-    write_private(Path(args.out), header + "".join(f"{line}\n" for line in kept),
-                  "root", args.group, 0o440)
+    write_private(
+        Path(args.out), header + "".join(f"{line}\n" for line in kept), "root", args.group, 0o440
+    )
     return 0
 
 
@@ -189,10 +193,20 @@ def tls(facts: dict[str, str], args: argparse.Namespace) -> int:
 
     def make_ca_cert() -> str:
         return _openssl(
-            "req", "-x509", "-new", "-key", str(key_file), "-sha256", "-days", "3650",
-            "-subj", f"/CN=camcloud {facts['CAMCLOUD_STACK']} CA",
-            "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            str(key_file),
+            "-sha256",
+            "-days",
+            "3650",
+            "-subj",
+            f"/CN=camcloud {facts['CAMCLOUD_STACK']} CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE,pathlen:0",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         )
 
     ca_cert = ensure_parameter(ssm, parameter_name(facts, "tls/ca-cert"), make_ca_cert, False)
@@ -207,23 +221,35 @@ def tls(facts: dict[str, str], args: argparse.Namespace) -> int:
         new_key = _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
         write_private(server_key, new_key)
         names = ",".join(f"IP:{ip}" for ip in ips)
-        request = _openssl("req", "-new", "-key", str(server_key),
-                           "-subj", f"/CN={ips[0] if ips else 'camcloud'}")
+        request = _openssl(
+            "req", "-new", "-key", str(server_key), "-subj", f"/CN={ips[0] if ips else 'camcloud'}"
+        )
         extensions = directory / "server.ext"
         extensions.write_text(
             "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
             "extendedKeyUsage=serverAuth\n" + (f"subjectAltName={names}\n" if names else "")
         )
         certificate = _openssl(
-            "x509", "-req", "-CA", str(directory / "ca.pem"), "-CAkey", str(key_file),
-            "-CAcreateserial", "-days", "397", "-sha256", "-extfile", str(extensions),
+            "x509",
+            "-req",
+            "-CA",
+            str(directory / "ca.pem"),
+            "-CAkey",
+            str(key_file),
+            "-CAcreateserial",
+            "-days",
+            "397",
+            "-sha256",
+            "-extfile",
+            str(extensions),
             stdin=request,
         )
         server_cert.write_text(certificate + ca_cert)
         print(f"hostctl: new server certificate for {names or 'no address'}")
     key_file.unlink()
-    fingerprint = _openssl("x509", "-noout", "-fingerprint", "-sha256", "-in",
-                           str(directory / "ca.pem")).strip()
+    fingerprint = _openssl(
+        "x509", "-noout", "-fingerprint", "-sha256", "-in", str(directory / "ca.pem")
+    ).strip()
     print(f"hostctl: TLS authority {fingerprint}")
     return 0
 
@@ -283,13 +309,15 @@ def _instance_id(args: argparse.Namespace) -> str:
 
 def _metadata(path: str) -> str:
     token_request = urllib.request.Request(
-        f"{METADATA}/api/token", method="PUT",
+        f"{METADATA}/api/token",
+        method="PUT",
         headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
     )
     with urllib.request.urlopen(token_request, timeout=2) as answer:
         token = answer.read().decode()
-    request = urllib.request.Request(f"{METADATA}/{path}",
-                                     headers={"X-aws-ec2-metadata-token": token})
+    request = urllib.request.Request(
+        f"{METADATA}/{path}", headers={"X-aws-ec2-metadata-token": token}
+    )
     with urllib.request.urlopen(request, timeout=2) as answer:
         return str(answer.read().decode())
 
@@ -310,12 +338,14 @@ def metric(facts: dict[str, str], args: argparse.Namespace) -> int:
     """Publish one host metric (UpdateFailed 1 or 0): the stack's alarm watches it."""
     client("cloudwatch", facts).put_metric_data(
         Namespace="camcloud/host",
-        MetricData=[{
-            "MetricName": args.name,
-            "Dimensions": [{"Name": "Stack", "Value": facts["CAMCLOUD_STACK"]}],
-            "Value": float(args.value),
-            "Unit": "Count",
-        }],
+        MetricData=[
+            {
+                "MetricName": args.name,
+                "Dimensions": [{"Name": "Stack", "Value": facts["CAMCLOUD_STACK"]}],
+                "Value": float(args.value),
+                "Unit": "Count",
+            }
+        ],
     )
     return 0
 
@@ -323,7 +353,9 @@ def metric(facts: dict[str, str], args: argparse.Namespace) -> int:
 def state_put(facts: dict[str, str], args: argparse.Namespace) -> int:
     """Keep a host file in the bucket's state/ prefix (the Let's Encrypt archive)."""
     client("s3", facts).upload_file(
-        args.file, facts["CAMCLOUD_BUCKET"], f"state/{args.name}",
+        args.file,
+        facts["CAMCLOUD_BUCKET"],
+        f"state/{args.name}",
         ExtraArgs={"ExpectedBucketOwner": facts["CAMCLOUD_ACCOUNT"]},
     )
     return 0
@@ -333,7 +365,9 @@ def state_get(facts: dict[str, str], args: argparse.Namespace) -> int:
     """Fetch a kept host file from state/; exit 1 when there is none yet."""
     try:
         client("s3", facts).download_file(
-            facts["CAMCLOUD_BUCKET"], f"state/{args.name}", args.file,
+            facts["CAMCLOUD_BUCKET"],
+            f"state/{args.name}",
+            args.file,
             ExtraArgs={"ExpectedBucketOwner": facts["CAMCLOUD_ACCOUNT"]},
         )
     except ClientError as error:
@@ -345,11 +379,15 @@ def state_get(facts: dict[str, str], args: argparse.Namespace) -> int:
 
 def spare_volumes(facts: dict[str, str], _: argparse.Namespace) -> int:
     """Print the ids of this stack's detached data volumes (left by replaced hosts)."""
-    pages = client("ec2", facts).get_paginator("describe_volumes").paginate(
-        Filters=[
-            {"Name": "tag:camcloud-stack", "Values": [facts["CAMCLOUD_STACK"]]},
-            {"Name": "status", "Values": ["available"]},
-        ]
+    pages = (
+        client("ec2", facts)
+        .get_paginator("describe_volumes")
+        .paginate(
+            Filters=[
+                {"Name": "tag:camcloud-stack", "Values": [facts["CAMCLOUD_STACK"]]},
+                {"Name": "status", "Values": ["available"]},
+            ]
+        )
     )
     for page in pages:
         for volume in page["Volumes"]:

@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 # The tested versions, as constraints: the resolver may choose nothing else.
 "$python" -m pip freeze --exclude-editable --disable-pip-version-check >"$work/tested.txt"
 "$lock_venv/bin/pip-compile" -q --generate-hashes --strip-extras --allow-unsafe \
-  --no-emit-index-url --no-header --constraint "$work/tested.txt" \
+  --no-emit-index-url --no-emit-find-links --no-annotate --no-header --constraint "$work/tested.txt" \
   --output-file "$work/requirements.lock" pyproject.toml
 {
   echo "# camcloud's runtime dependencies, as tested (deploy/lock-deps.sh writes this file)."

@@ -12,6 +12,8 @@ declare -A need=(
   [curl]=curl
   [nginx]=nginx-light
   [openssl]=openssl
+  [debootstrap]=debootstrap
+  [systemd-nspawn]=systemd-container
 )
 missing=()
 for cmd in "${!need[@]}"; do

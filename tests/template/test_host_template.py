@@ -35,9 +35,10 @@ def test_regression_a_new_canonical_image_no_longer_replaces_the_host_on_deploy(
 
     assert parameter["Type"] == "AWS::EC2::Image::Id"
     assert "Default" not in parameter
-    assert render(ImageId="ami-0abc").props("HostLaunchTemplate")["LaunchTemplateData"][
-        "ImageId"
-    ] == "ami-0abc"
+    assert (
+        render(ImageId="ami-0abc").props("HostLaunchTemplate")["LaunchTemplateData"]["ImageId"]
+        == "ami-0abc"
+    )
 
 
 def test_regression_the_elastic_ip_moves_only_to_a_host_that_signalled_ready() -> None:
@@ -116,8 +117,12 @@ def test_a_failed_update_raises_an_alarm_and_only_that_metric_can_be_written() -
     assert (alarm["Namespace"], alarm["MetricName"]) == ("camcloud/host", "UpdateFailed")
     assert alarm["Dimensions"] == [{"Name": "Stack", "Value": "camcloud"}]
     assert alarm["AlarmActions"] == ["<AlarmTopic>"]
-    assert allows(statements, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "camcloud/host"})
-    assert not allows(statements, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "AWS/EC2"})
+    assert allows(
+        statements, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "camcloud/host"}
+    )
+    assert not allows(
+        statements, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "AWS/EC2"}
+    )
 
 
 # ------------------------------------------------------------------ bucket
@@ -164,7 +169,7 @@ def test_regression_the_bucket_itself_refuses_an_ingest_put_without_if_none_matc
 def test_regression_listings_are_limited_to_each_parts_own_prefixes(
     role: str, prefix: str, allowed: bool
 ) -> None:
-    """Given a role's ListBucket grant, then it lists only its prefixes (a 404 check still works)."""
+    """Given a role's ListBucket grant, then it lists only its prefixes; 404 checks still work."""
     statements = role_statements(render(), role)
     bucket = "arn:aws:s3:::camcloud-123456789012-us-east-1"
 
@@ -196,7 +201,9 @@ def test_several_hosts_run_in_two_zones_behind_a_load_balancer_holding_the_same_
     assert "ElasticIpAssociation" not in stack.resources
     assert (group["MinSize"], group["DesiredCapacity"]) == ("3", "3")
     assert group["VPCZoneIdentifier"] == ["<PublicSubnet>", "<PublicSubnet2>"]
-    zones = {stack.props(subnet)["AvailabilityZone"] for subnet in ("PublicSubnet", "PublicSubnet2")}
+    zones = {
+        stack.props(subnet)["AvailabilityZone"] for subnet in ("PublicSubnet", "PublicSubnet2")
+    }
     assert len(zones) == 2
     assert balancer["Type"] == "network"
     assert balancer["SubnetMappings"] == [
@@ -268,4 +275,6 @@ def test_every_accepted_checkov_finding_is_skipped_with_its_reason() -> None:
     assert skips
     for name, skip in skips:
         assert skip["id"].startswith(("CKV_AWS_", "CKV2_AWS_")), name
-        assert len(skip.get("comment", "").split()) >= 6, f"{name} skips {skip['id']} without a reason"
+        assert len(skip.get("comment", "").split()) >= 6, (
+            f"{name} skips {skip['id']} without a reason"
+        )
