@@ -304,7 +304,8 @@ def credentials(facts: dict[str, str], args: argparse.Namespace) -> int:
 def _instance_id(args: argparse.Namespace) -> str:
     if getattr(args, "instance_id", None):
         return str(args.instance_id)
-    return _metadata("meta-data/instance-id")
+    # Set only where there is no instance metadata (the host test's container).
+    return os.environ.get("CAMCLOUD_INSTANCE_ID") or _metadata("meta-data/instance-id")
 
 
 def _metadata(path: str) -> str:

@@ -48,10 +48,19 @@ for port in 80 443 8001 8002; do
   ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "port $port is in use here"
 done
 
-step "debootstrap bookworm from $mirror"
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates,procps \
-  bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-  { tail -n 20 "$work/debootstrap.log"; fail "debootstrap"; }
+# The pristine debootstrap result is cached for a week (a rerun skips ~2-4 minutes).
+cache=/var/cache/camcloud-test-host/bookworm-minbase.tar
+if [ -f "$cache" ] && [ -z "$(find "$cache" -mtime +7)" ]; then
+  step "bookworm from the debootstrap cache $cache"
+  tar -xf "$cache" -C "$root"
+else
+  step "debootstrap bookworm from $mirror"
+  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates,procps \
+    bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$work/debootstrap.log"; fail "debootstrap"; }
+  install -d "$(dirname "$cache")"
+  tar -cf "$cache.new" -C "$root" . && mv -f "$cache.new" "$cache"
+fi
 cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/" 2>/dev/null || true
 echo camcloud-host >"$root/etc/hostname"
 
@@ -90,7 +99,7 @@ print(script, end="")
 PY
 # cloud-init's stand-in: a unit that runs the user data once at boot. The drop-ins point
 # the root-side AWS calls at moto (in production: the instance role, from the metadata).
-test_env="Environment=CAMCLOUD_AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+test_env="Environment=CAMCLOUD_AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing CAMCLOUD_INSTANCE_ID=i-0testhost"
 cat >"$root/etc/systemd/system/camcloud-firstboot.service" <<UNIT
 [Unit]
 Description=stand-in for cloud-init: the stack's user data
@@ -126,8 +135,11 @@ until [ -s "$root/root/firstboot.result" ]; do
   [ $SECONDS -lt $deadline ] || fail "first boot did not finish in 20 minutes"
   sleep 3
 done
-tail -n 25 "$root/root/firstboot.log"
-[ "$(cat "$root/root/firstboot.result")" = "success 0" ] || fail "first boot: $(cat "$root/root/firstboot.result")"
+if [ "$(cat "$root/root/firstboot.result")" != "success 0" ]; then
+  tail -n 80 "$root/root/firstboot.log"
+  fail "first boot: $(cat "$root/root/firstboot.result")"
+fi
+tail -n 12 "$root/root/firstboot.log"
 leader=$(ps -o pid= --ppid "$nspawn_pid" | head -n 1 | tr -d ' ')
 inside() { nsenter --target "$leader" --all "$@"; }
 
