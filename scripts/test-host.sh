@@ -170,7 +170,10 @@ if [ "$ingest_user" != camcloud-ingest ] || [ "$gallery_user" != camcloud-galler
   fail "service users"
 fi
 # In the ingest's own mount namespace (its /proc) and as its user:
-host_ingest=$(grep -l "^NSpid:.*[[:space:]]$ingest_pid\$" /proc/[0-9]*/status 2>/dev/null | head -n 1 | cut -d/ -f3)
+# (its host pid: the process whose NSpid, host pid then container pid, ends in the ingest's)
+host_ingest=$(grep -lE "^NSpid:[[:space:]]+[0-9]+[[:space:]]+$ingest_pid\$" /proc/[0-9]*/status 2>/dev/null |
+  head -n 1 | cut -d/ -f3)
+[ -n "$host_ingest" ] || fail "cannot find the ingest's process from the host"
 as_ingest() { nsenter --target "$host_ingest" --mount --pid --setuid "$(stat -c %u "$root/var/lib/camcloud/spool")" --setgid "$(stat -c %g "$root/var/lib/camcloud/spool")" "$@"; }
 if as_ingest ls "/proc/$gallery_pid/environ" >/dev/null 2>&1; then fail "the ingest sees the gallery's process"; fi
 if as_ingest cat /etc/camcloud/secret.env >/dev/null 2>&1; then fail "the ingest reads the gallery's secret"; fi
