@@ -18,7 +18,7 @@ bash deploy/make-release.sh
 
 overrides=()
 image=$("$python" deploy/publish_release.py --image "${IMAGE:-keep}") || exit 1
-[ -z "$image" ] || overrides=(--parameter-overrides "ImageId=$image")
+[ -z "$image" ] || overrides=(--parameter-overrides "$image")
 
 # The host waits for the release: upload it as soon as the bucket exists.
 "$python" deploy/publish_release.py --wait-for-stack &

@@ -2,7 +2,7 @@
 
   publish_release.py                 upload dist/camcloud-release.tar.gz (the stack exists)
   publish_release.py --wait-for-stack  wait for the stack's bucket (a first deploy), upload
-  publish_release.py --image keep|latest  print the ImageId to deploy ("" = keep samconfig's)
+  publish_release.py --image keep|latest  print the parameter overrides for a new image ("": keep)
   publish_release.py --summary       print the URLs, the firmware lines and the TLS trust
 
 Reads the stack name and region from samconfig.toml (written by `sam deploy --guided`), or
@@ -94,14 +94,20 @@ def upload(session: Any, bucket: str, release: Path) -> None:
         print(f"uploaded s3://{bucket}/releases/{key}")
 
 
-def image_to_deploy(session: Any, settings: dict[str, str], wanted: str) -> str:
-    """'' to keep the image samconfig.toml records, else Canonical's current image id."""
+def image_overrides(session: Any, settings: dict[str, str], wanted: str) -> str:
+    """'' to keep samconfig.toml's image; else its parameter overrides with the current image.
+
+    `sam deploy --parameter-overrides` replaces the saved overrides as a whole, so the saved
+    ones are repeated with only ImageId changed.
+    """
     if wanted == "keep" and saved_parameter(settings, "ImageId"):
         return ""
     instance_type = saved_parameter(settings, "InstanceType") or "t4g.micro"
     arch = "arm64" if instance_type.startswith("t4g") else "amd64"
     found = session.client("ssm").get_parameter(Name=UBUNTU.format(arch=arch))
-    return str(found["Parameter"]["Value"])
+    saved = settings.get("parameter_overrides", "")
+    kept = re.sub(r'(?:^|\s)ImageId=("?)[^"\s]*\1', "", saved).strip()
+    return f'{kept} ImageId="{found["Parameter"]["Value"]}"'.strip()
 
 
 def summary(session: Any, stack_name: str) -> None:
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None, samconfig: Path = ROOT / "samconfig.toml
     stack_name = args.stack_name or saved.get("stack_name")
     session = boto3.session.Session(region_name=args.region or saved.get("region"))
     if args.image:
-        print(image_to_deploy(session, saved, args.image))
+        print(image_overrides(session, saved, args.image))
         return 0
     if not stack_name:
         parser.error("no stack name in samconfig.toml: pass --stack-name (and --region)")
