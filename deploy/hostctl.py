@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 STACK_ENV = Path(os.environ.get("CAMCLOUD_STACK_ENV", "/etc/camcloud/stack.env"))
 RELEASE_KEY = "releases/camcloud-release.tar.gz"
@@ -479,7 +479,12 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--instance-id")
     watch.set_defaults(run=lifecycle_watch)
     args = parser.parse_args(argv)
-    return int(args.run(stack_facts(), args))
+    try:
+        return int(args.run(stack_facts(), args))
+    except (ClientError, BotoCoreError, OSError) as error:
+        # One line for the journal; the caller decides what a failure means.
+        print(f"hostctl {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

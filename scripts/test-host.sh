@@ -40,6 +40,7 @@ cleanup() {
   rm -rf "$root" "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # The address cameras would use: this machine's first non-loopback IPv4 address.
 address=$(hostname -I | tr ' ' '\n' | grep -E '^[0-9.]+$' | grep -v '^127\.' | head -n 1)
@@ -62,6 +63,12 @@ else
   tar -cf "$cache.new" -C "$root" . && mv -f "$cache.new" "$cache"
 fi
 cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/" 2>/dev/null || true
+# The host reaches PyPI the way this machine does: the same extra CA certificates (a network
+# that inspects TLS) in its trust store, which pip is told to use (PIP_CERT below).
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null 2>&1 || fail "update-ca-certificates"
+fi
 echo camcloud-host >"$root/etc/hostname"
 
 step "release, and moto standing in for S3, SSM, STS, CloudWatch"
@@ -99,7 +106,7 @@ print(script, end="")
 PY
 # cloud-init's stand-in: a unit that runs the user data once at boot. The drop-ins point
 # the root-side AWS calls at moto (in production: the instance role, from the metadata).
-test_env="Environment=CAMCLOUD_AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing CAMCLOUD_INSTANCE_ID=i-0testhost"
+test_env="Environment=CAMCLOUD_AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing CAMCLOUD_INSTANCE_ID=i-0testhost PIP_CERT=/etc/ssl/certs/ca-certificates.crt"
 cat >"$root/etc/systemd/system/camcloud-firstboot.service" <<UNIT
 [Unit]
 Description=stand-in for cloud-init: the stack's user data
