@@ -60,13 +60,14 @@ give_up() { # give_up ETAG MESSAGE: count the failure, raise the alarm, keep wha
 wait_ready() { # wait_ready SECONDS: the ingest's /readyz (S3 reachable) and the gallery's login page
   local deadline=$((SECONDS + $1))
   while [ $SECONDS -lt $deadline ]; do
-    if curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:8001/readyz &&
-      curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:8002/login; then
+    if curl -fs -o /dev/null --max-time 5 http://127.0.0.1:8001/readyz &&
+      curl -fs -o /dev/null --max-time 5 http://127.0.0.1:8002/login; then
       return 0
     fi
     sleep 2
   done
   curl -sS --max-time 5 http://127.0.0.1:8001/readyz || true
+  systemctl --no-pager --lines=15 status camcloud-ingest.service camcloud-gallery.service || true
   return 1
 }
 

@@ -27,6 +27,7 @@ mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 
 [ -n "$mirror" ] || fail "no Debian mirror in /etc/apt/sources.list(.d)"
 
 root=$(mktemp -d /var/tmp/camcloud-host.XXXXXX)
+chmod 0755 "$root" # the container's / (mktemp makes it 0700: no service user could enter it)
 work=$(mktemp -d)
 moto_pid=""
 nspawn_pid=""
@@ -142,13 +143,14 @@ until [ -s "$root/root/firstboot.result" ]; do
   [ $SECONDS -lt $deadline ] || fail "first boot did not finish in 20 minutes"
   sleep 3
 done
+leader=$(ps -o pid= --ppid "$nspawn_pid" | head -n 1 | tr -d ' ')
+inside() { nsenter --target "$leader" --all "$@"; }
 if [ "$(cat "$root/root/firstboot.result")" != "success 0" ]; then
-  tail -n 80 "$root/root/firstboot.log"
+  tail -n 60 "$root/root/firstboot.log"
+  inside journalctl -u camcloud-ingest.service -u camcloud-gallery.service -n 30 --no-pager -o cat || true
   fail "first boot: $(cat "$root/root/firstboot.result")"
 fi
 tail -n 12 "$root/root/firstboot.log"
-leader=$(ps -o pid= --ppid "$nspawn_pid" | head -n 1 | tr -d ' ')
-inside() { nsenter --target "$leader" --all "$@"; }
 
 step "both services answer; HTTPS verifies against the stack's CA; /readyz stays on the host"
 aws_py "print(boto3.client('ssm', endpoint_url=e).get_parameter(Name='/camcloud/camcloud/tls/ca-cert')['Parameter']['Value'])" >"$work/ca.pem"
