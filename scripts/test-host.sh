@@ -27,7 +27,6 @@ mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 
 [ -n "$mirror" ] || fail "no Debian mirror in /etc/apt/sources.list(.d)"
 
 root=$(mktemp -d /var/tmp/camcloud-host.XXXXXX)
-chmod 0755 "$root" # the container's / (mktemp makes it 0700: no service user could enter it)
 work=$(mktemp -d)
 moto_pid=""
 nspawn_pid=""
@@ -63,6 +62,9 @@ else
   install -d "$(dirname "$cache")"
   tar -cf "$cache.new" -C "$root" . && mv -f "$cache.new" "$cache"
 fi
+# The container's / : mktemp made it 0700 (and the cache keeps that), so no service user
+# could enter it.
+chmod 0755 "$root"
 cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/" 2>/dev/null || true
 # The host reaches PyPI the way this machine does: the same extra CA certificates (a network
 # that inspects TLS) in its trust store, which pip is told to use (PIP_CERT below).
