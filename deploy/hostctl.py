@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 STACK_ENV = Path(os.environ.get("CAMCLOUD_STACK_ENV", "/etc/camcloud/stack.env"))
 RELEASE_KEY = "releases/camcloud-release.tar.gz"
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(stack_facts(), args))
-    except (ClientError, BotoCoreError, OSError) as error:
+    except Exception as error:  # noqa: BLE001 - any failure: one line, exit 1
         # One line for the journal; the caller decides what a failure means.
         print(f"hostctl {args.command}: {error}", file=sys.stderr)
         return 1

@@ -195,6 +195,10 @@ echo "as camcloud-ingest: /proc/$gallery_pid invisible, secret.env and the galle
 inside systemctl show -P ProtectProc camcloud-ingest.service | grep -qx invisible || fail "ProtectProc"
 
 step "a broken release rolls back; a good one switches"
+# The timer would run the updater by itself (2 minutes after boot, then every 5): stop it
+# and let a run in progress end, so each start below is one run of its own.
+inside systemctl stop camcloud-update.timer
+while inside systemctl is-active -q camcloud-update.service; do sleep 1; done
 first=$(readlink "$root/opt/camcloud/current")
 mkdir -p "$work/broken"
 tar -xzf dist/camcloud-release.tar.gz -C "$work/broken"
@@ -203,7 +207,10 @@ echo 'raise SystemExit("broken on purpose")' >>"$work/broken/release/deploy/guni
 echo "broken-on-purpose" >"$work/broken/release/VERSION"
 tar -czf "$work/broken.tar.gz" -C "$work/broken" release
 aws_py "boto3.client('s3', endpoint_url=e).upload_file('$work/broken.tar.gz', '$bucket', 'releases/camcloud-release.tar.gz')"
-if inside systemctl start camcloud-update.service; then fail "the broken release was accepted"; fi
+if inside systemctl start camcloud-update.service; then
+  inside journalctl -u camcloud-update.service -o cat --no-pager | tail -n 20
+  fail "the broken release was accepted"
+fi
 inside journalctl -u camcloud-update.service -o cat --no-pager | grep -E "rolling back|FAILED" | tail -n 3
 [ "$(readlink "$root/opt/camcloud/current")" = "$first" ] || fail "not rolled back"
 curl -fsS --cacert "$work/ca.pem" "https://$address/healthz" >/dev/null || fail "not serving after rollback"
