@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import grp
 import importlib.util
+import json
 import os
 import pwd
+import re
 import stat
 import subprocess
 from argparse import Namespace
@@ -169,3 +171,33 @@ def _write_as_me(write: object) -> object:
         write(path, text, ME, MY_GROUP, mode)  # type: ignore[operator]
 
     return as_me
+
+
+def test_each_service_gets_its_own_role_credentials_in_credential_process_form(
+    hostctl: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given both roles, then each user's file holds that role's session, as botocore reads it."""
+    written: dict[str, tuple[str, str, int]] = {}
+
+    def record(path: Path, text: str, owner: str, group: str, mode: int) -> None:
+        written[path.name] = (owner, text, mode)
+
+    monkeypatch.setattr(hostctl, "write_private", record)
+    facts = {
+        **FACTS,
+        "CAMCLOUD_INGEST_ROLE_ARN": "arn:aws:iam::123456789012:role/camcloud-ingest",
+        "CAMCLOUD_GALLERY_ROLE_ARN": "arn:aws:iam::123456789012:role/camcloud-gallery",
+    }
+
+    hostctl.credentials(facts, Namespace(dir=str(tmp_path)))
+
+    assert set(written) == {"camcloud-ingest.json", "camcloud-gallery.json"}
+    for name, (owner, text, mode) in written.items():
+        document = json.loads(text)
+        assert owner == name.removesuffix(".json") and mode == 0o400
+        assert document["Version"] == 1
+        assert {"AccessKeyId", "SecretAccessKey", "SessionToken"} <= set(document)
+        # botocore's credential_process provider parses exactly this timestamp form.
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["Expiration"])
+    ingest = json.loads(written["camcloud-ingest.json"][1])["AccessKeyId"]
+    assert ingest != json.loads(written["camcloud-gallery.json"][1])["AccessKeyId"]
