@@ -163,6 +163,7 @@ GALLERY = "GalleryRole"
 THUMBNAILER = "ThumbnailerFunctionRole"
 HOST = "InstanceRole"
 WITH_IF_NONE_MATCH = {"s3:if-none-match": "*"}
+WITH_IF_MATCH = {"s3:if-match": '"etag-of-the-record-read"'}
 SIGNED_HEADERS = {"s3:authType": "REST-HEADER"}
 PRESIGNED = {"s3:authType": "REST-QUERY-STRING"}
 
@@ -177,6 +178,11 @@ S3_ACCESS = [
     (INGEST, "s3:GetObject", f"raw/{CAPTURE}.jpg", {}, False),
     (INGEST, "s3:GetObject", "users/alice.json", {}, False),
     (INGEST, "s3:PutObject", "devices/garden-cam.json", WITH_IF_NONE_MATCH, False),
+    (INGEST, "s3:PutObject", "devices/garden-cam.json", {}, False),  # no blind overwrite
+    (INGEST, "s3:PutObject", "devices/garden-cam.json", WITH_IF_MATCH, True),  # a report
+    (INGEST, "s3:GetObject", "firmware/1.4.0/firmware.bin", {}, True),  # presigned OTA URL
+    (INGEST, "s3:PutObject", "firmware/1.4.0/firmware.bin", WITH_IF_MATCH, False),
+    (GALLERY, "s3:GetObject", "timelapse/garden-cam/2026-11-30.mp4", PRESIGNED, True),
     (INGEST, "s3:PutObject", f"thumbs/{CAPTURE}.jpg", WITH_IF_NONE_MATCH, False),
     (INGEST, "s3:DeleteObject", f"raw/{CAPTURE}.jpg", {}, False),
     (INGEST, "s3:DeleteObject", "ids/garden-cam/a4cf12-7-42.json", {}, False),
