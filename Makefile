@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-python test-firmware test-template system-deps lint bench deploy clean
+.PHONY: run test test-python test-firmware test-template test-host system-deps lint bench deploy clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -44,9 +44,13 @@ test-firmware:
 test-template: $(STAMP)
 	bash scripts/test-template.sh
 
-## deploy: sam build + sam deploy (--guided the first time), then upload the release the EC2 host installs
+## test-host: the ingest host's setup for real in a Debian bookworm container (root; a few minutes)
+test-host: system-deps $(STAMP)
+	bash scripts/test-host.sh
+
+## deploy: sam build + release, sam deploy (--guided the first time); IMAGE=latest moves to a new Ubuntu image
 deploy: $(STAMP)
-	bash deploy/deploy.sh
+	IMAGE=$(IMAGE) bash deploy/deploy.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check camcloud camcloud_cli ingest gallery lambdas tests bench
@@ -59,4 +63,4 @@ bench: $(STAMP)
 	bash bench/firmware_heap.sh
 
 clean:
-	rm -rf $(VENV) build .aws-sam .camcloud
+	rm -rf $(VENV) build .aws-sam .camcloud .venv-checkov .venv-lock

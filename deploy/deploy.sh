@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# `make deploy`: build the thumbnailer, deploy the stack (`sam deploy --guided` the first time,
-# which saves your answers to samconfig.toml), then upload the release the EC2 host installs.
-# Needs AWS credentials for the target account (`aws configure`, or AWS_PROFILE).
+# `make deploy`: build the thumbnailer and the release, then deploy the stack (`sam deploy
+# --guided` the first time, which saves your answers to samconfig.toml). The release goes to
+# the bucket while CloudFormation waits: a new host installs it and signals /readyz before
+# the stack (or the update) completes. Needs AWS credentials (`aws configure`, or AWS_PROFILE).
+#   make deploy               keeps the host image recorded in samconfig.toml
+#   make deploy IMAGE=latest  moves to Canonical's current Ubuntu 24.04 image (replaces the
+#                             host(s) the safe way: new one ready first, old one drained)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=deploy/sam-env.sh
 . deploy/sam-env.sh
 ensure_sam
 ensure_lambda_python
+python=${PYTHON:-.venv/bin/python}
 "$SAM" build
-if [ -f samconfig.toml ]; then
-  "$SAM" deploy
-else
-  "$SAM" deploy --guided
-fi
 bash deploy/make-release.sh
-"${PYTHON:-.venv/bin/python}" deploy/publish_release.py
+
+overrides=()
+image=$("$python" deploy/publish_release.py --image "${IMAGE:-keep}") || exit 1
+[ -z "$image" ] || overrides=(--parameter-overrides "$image")
+
+# The host waits for the release: upload it as soon as the bucket exists.
+"$python" deploy/publish_release.py --wait-for-stack &
+publisher=$!
+if [ -f samconfig.toml ]; then
+  "$SAM" deploy "${overrides[@]}"
+else
+  "$SAM" deploy --guided "${overrides[@]}"
+fi
+wait "$publisher"
+"$python" deploy/publish_release.py --summary

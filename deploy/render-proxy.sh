@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Prints camcloud's nginx site: `render-proxy.sh http` (the app on port 80) or
-# `render-proxy.sh https` (port 80 redirects, the app on 443 with the domain's certificate).
-# Settings come from the environment: CAMCLOUD_DOMAIN, CAMCLOUD_MAX_UPLOAD_MB; the PROXY_*
-# variables exist so tests can run the same site on loopback ports.
+# Prints camcloud's nginx site: `render-proxy.sh https` (what the host runs: port 80 answers
+# /healthz, ACME challenges and a 308 to HTTPS; the app on 443) or `render-proxy.sh http`
+# (the app on port 80 alone; only the tests use it). Settings come from the environment:
+# CAMCLOUD_DOMAIN (optional), CAMCLOUD_MAX_UPLOAD_MB, PROXY_CERT_DIR (fullchain.pem and
+# privkey.pem: Let's Encrypt's or the stack's own, see camcloud-proxy), PROXY_HTTP_UPLOADS
+# (true keeps uploads on port 80 for cameras not yet reflashed); the other PROXY_* variables
+# exist so tests can run the same site on loopback ports.
 set -euo pipefail
 mode=${1:?usage: render-proxy.sh http|https}
 domain=${CAMCLOUD_DOMAIN:-}
@@ -12,15 +15,16 @@ https_listen=${PROXY_HTTPS_LISTEN:-443}
 ingest=${PROXY_INGEST:-127.0.0.1:8001}
 gallery=${PROXY_GALLERY:-127.0.0.1:8002}
 acme_root=${PROXY_ACME_ROOT:-/var/www/camcloud-acme}
-cert_dir=${PROXY_CERT_DIR:-/etc/letsencrypt/live/$domain}
+cert_dir=${PROXY_CERT_DIR:-/etc/camcloud/tls}
+http_uploads=${PROXY_HTTP_UPLOADS:-false}
 case "$mode" in
   http | https) ;;
   *) echo "render-proxy.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
-if [ "$mode" = https ] && [ -z "$domain" ]; then
-  echo "render-proxy.sh: https needs CAMCLOUD_DOMAIN" >&2
-  exit 2
-fi
+case "$http_uploads" in
+  true | false) ;;
+  *) echo "render-proxy.sh: PROXY_HTTP_UPLOADS must be true or false" >&2; exit 2 ;;
+esac
 
 app_locations() {
   cat <<NGINX
@@ -47,11 +51,13 @@ app_locations() {
         error_page 502 503 504 = @ingest_unavailable;
         proxy_pass http://camcloud_ingest;
     }
-    location ~ ^/(healthz|readyz)\$ {
+    location = /healthz {
+        # The load balancer's check: says "ok" and nothing else.
         proxy_pass http://camcloud_ingest;
     }
-    location = /metrics {
-        # Operational detail (device names, rates): the host itself only.
+    location ~ ^/(readyz|metrics)\$ {
+        # Operational detail (S3 state, spool size, device names, rates): the host itself
+        # only (camcloud-update reads /readyz to decide a rollback).
         allow 127.0.0.1;
         allow ::1;
         deny all;
@@ -96,7 +102,31 @@ NGINX
 if [ "$mode" = http ]; then
   app_locations
 else
+  if [ "$http_uploads" = true ]; then
+    cat <<NGINX
+    # PlainHttpUploads: cameras flashed with an http:// URL keep uploading (their keys cross
+    # the internet in clear) until they are reflashed; the gallery stays HTTPS-only.
+    location ~ ^/(upload|device/state)\$ {
+        client_max_body_size $((max_mb + 1))m;
+        client_body_buffer_size 1m;
+        client_body_timeout 60s;
+        proxy_request_buffering on;
+        proxy_read_timeout 60s;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host \$host;
+        proxy_set_header X-Real-IP \$remote_addr;
+        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto \$scheme;
+        proxy_pass http://camcloud_ingest;
+    }
+NGINX
+  fi
   cat <<NGINX
+    location = /healthz {
+        # The load balancer checks plain HTTP on port 80.
+        proxy_pass http://camcloud_ingest;
+    }
     location / {
         # 308 keeps the method and body, so a camera still on http:// gets a clear answer.
         return 308 https://\$host\$request_uri;
@@ -109,7 +139,7 @@ if [ "$mode" = https ]; then
 
 server {
     listen $https_listen ssl http2 default_server;
-    server_name $domain;
+    server_name ${domain:-_};
     server_tokens off;
 
     ssl_certificate $cert_dir/fullchain.pem;

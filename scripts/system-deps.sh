@@ -14,6 +14,8 @@ declare -A need=(
   [openssl]=openssl
   # The firmware's real-header check: a 32-bit newlib cross compiler stands in for the ESP32's.
   [arm-none-eabi-g++]=gcc-arm-none-eabi
+  [debootstrap]=debootstrap
+  [systemd-nspawn]=systemd-container
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make test-template`: everything about deploying that can be checked offline.
-#  1. cfn-lint and `sam validate --lint` on template.yaml;
+#  1. cfn-lint, `sam validate --lint` and checkov on template.yaml (checkov in .venv-checkov:
+#     it pins boto3 and packaging to versions camcloud's tests cannot use; every accepted
+#     finding is skipped in the template with its reason);
 #  2. shellcheck on the deploy scripts, systemd-analyze verify on the units, nginx -t on
 #     both proxy sites;
 #  3. `sam build` (SAM CLI in .venv-sam; python3.13 for the Lambda runtime) for arm64, what
@@ -27,6 +29,8 @@ quiet_or_fail() {
 
 ensure_sam
 ensure_lambda_python
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
 
 step "cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
@@ -34,18 +38,29 @@ step "cfn-lint template.yaml"
 step "sam validate --lint"
 "$SAM" validate --lint --region us-east-1
 
+step "checkov template.yaml (offline)"
+checkov_requirement='checkov==3.3.30'
+if [ "$(cat .venv-checkov/.requirement 2>/dev/null)" != "$checkov_requirement" ]; then
+  "${PYTHON:-python3}" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install -q "$checkov_requirement"
+  echo "$checkov_requirement" >.venv-checkov/.requirement
+fi
+# --skip-download: no call to the vendor's platform; the checks ship with the package.
+.venv-checkov/bin/checkov --file template.yaml --framework cloudformation --skip-download \
+  --compact --quiet --output cli 2>&1 | grep -v '^$' | tee "$root/checkov.txt"
+grep -q "Failed checks: 0," "$root/checkov.txt"
+
 step "shellcheck deploy scripts"
-shellcheck -x deploy/*.sh deploy/sam-env.sh scripts/test-template.sh
+shellcheck -x deploy/*.sh deploy/sam-env.sh scripts/test-template.sh scripts/test-host.sh
 
 step "systemd-analyze verify deploy/systemd/*"
-root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
 # A throwaway root: the host's stock units, the camcloud units, and stand-ins for the
 # executables the bootstrap installs, so verify checks the units and nothing else.
 mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd"
 cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
 cp deploy/systemd/* "$root/etc/systemd/system/"
-for executable in /opt/camcloud/venv/bin/gunicorn /usr/local/sbin/camcloud-update; do
+for executable in /opt/camcloud/current/venv/bin/gunicorn /usr/local/sbin/camcloud-update \
+  /usr/local/lib/camcloud/camcloud-drain /usr/bin/python3; do
   install -D -m 0755 /dev/null "$root$executable"
 done
 quiet_or_fail systemd-analyze verify --root="$root" "$root"/etc/systemd/system/camcloud-*
@@ -58,7 +73,8 @@ for mode in http https; do
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=cam.example.org \
     -keyout "$site/privkey.pem" -out "$site/fullchain.pem" 2>/dev/null
   CAMCLOUD_DOMAIN=cam.example.org PROXY_CERT_DIR="$site" PROXY_HTTP_LISTEN=127.0.0.1:18080 \
-    PROXY_HTTPS_LISTEN=127.0.0.1:18443 deploy/render-proxy.sh "$mode" >"$site/camcloud.conf"
+    PROXY_HTTPS_LISTEN=127.0.0.1:18443 PROXY_HTTP_UPLOADS=true deploy/render-proxy.sh "$mode" \
+    >"$site/camcloud.conf"
   cat >"$site/nginx.conf" <<NGINX
 pid $site/nginx.pid;
 error_log stderr;
@@ -75,13 +91,17 @@ step "release artifact: the wheel the host installs serves both units' apps"
 bash deploy/make-release.sh
 mkdir -p "$root/release"
 tar -xzf dist/camcloud-release.tar.gz -C "$root/release"
-for file in VERSION deploy/bootstrap.sh deploy/camcloud-update.sh deploy/render-proxy.sh \
-  deploy/stack-env.sh deploy/camcloud-proxy.sh deploy/gunicorn.conf.py \
+for file in VERSION SHA256SUMS requirements.lock deploy/bootstrap.sh deploy/camcloud-update.sh \
+  deploy/render-proxy.sh deploy/hostctl.py deploy/camcloud-proxy.sh deploy/gunicorn.conf.py \
   deploy/systemd/camcloud-ingest.service deploy/systemd/camcloud-gallery.service; do
   [ -f "$root/release/release/$file" ] || { echo "release lacks $file"; exit 1; }
 done
+(cd "$root/release/release" && sha256sum --quiet -c SHA256SUMS)
 python3 -m venv "$root/host-venv"
-"$root/host-venv/bin/python" -m pip install -q "$root"/release/release/camcloud-*.whl
+# As the host installs it: the locked dependencies by hash, then camcloud alone.
+"$root/host-venv/bin/python" -m pip install -q --require-hashes --only-binary=:all: \
+  -r "$root/release/release/requirements.lock"
+"$root/host-venv/bin/python" -m pip install -q --no-deps --no-index "$root"/release/release/camcloud-*.whl
 mkdir -p "$root/spool"
 for app in ingest.wsgi:app gallery.wsgi:app; do
   # From an empty directory, so the app comes from the wheel, not this checkout; the units'

@@ -24,6 +24,19 @@
 //   "-----END CERTIFICATE-----\n"
 #define CAMCLOUD_ROOT_CA ""
 
+// ---- remote settings and signed updates (docs/device-management.md) ---------------------------
+// The settings below are the defaults; the owner's settings from the gallery or
+// `camcloud devices config` replace them and are kept in flash.
+#define CAMCLOUD_CHECKIN_S 60            // while awake, ask the ingest for new settings this often
+// Ed25519 public key that firmware updates must be signed with. `camcloud firmware keygen`
+// prints this #define; paste it here. Without it the camera refuses every update
+// (X-Ota-Result: failed:no-key).
+// #define CAMCLOUD_OTA_PUBLIC_KEY { \
+//     0x1f, 0x2e, ... 8 bytes per row, 4 rows ... }
+// Optional root CA for https:// firmware downloads (S3: Amazon Root CA 1). "" accepts any
+// certificate for the download: the image itself is checked against the key above.
+#define CAMCLOUD_OTA_ROOT_CA ""
+
 // ---- captures ---------------------------------------------------------------------------------
 #define CAMCLOUD_CAPTURE_INTERVAL_S 300  // 0: only on a trigger
 #define CAMCLOUD_IMAGE_MODE CAM_IMAGE_MODE_QXGA  // 2048x1536, the 3MP sensor's JPEG sweet spot

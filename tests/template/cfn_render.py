@@ -201,9 +201,14 @@ def _matches(patterns: Any, value: str) -> bool:
 
 
 def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
-    for operator, tests in condition.items():
+    for qualified, tests in condition.items():
+        # "...IfExists": the test holds when the request carries no such key.
+        if_exists = qualified.endswith("IfExists")
+        operator = qualified.removesuffix("IfExists")
         for key, expected in tests.items():
             present = key in context
+            if if_exists and not present:
+                continue
             if operator == "Null":
                 if present == (str(expected).lower() == "true"):
                     return False
@@ -212,6 +217,9 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool
                     return False
             elif operator == "StringEquals":
                 if not present or context[key] not in as_list(expected):
+                    return False
+            elif operator == "StringLike":
+                if not present or not _matches(expected, context[key]):
                     return False
             elif operator == "NumericLessThan":
                 if not present or not float(context[key]) < float(expected):

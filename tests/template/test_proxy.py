@@ -107,6 +107,7 @@ class Proxy:
         headers: dict[str, str] | None = None,
         *,
         tls: bool = False,
+        source: str | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """One request to the proxy; returns status, headers (lower-case names) and body."""
         if tls:
@@ -114,10 +115,19 @@ class Proxy:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                "127.0.0.1", self.https_port, timeout=10, context=context
+                "127.0.0.1",
+                self.https_port,
+                timeout=10,
+                context=context,
+                source_address=(source, 0) if source else None,
             )
         else:
-            connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+            connection = http.client.HTTPConnection(
+                "127.0.0.1",
+                self.http_port,
+                timeout=10,
+                source_address=(source, 0) if source else None,
+            )
         try:
             chunked = isinstance(body, list)
             connection.request(
@@ -137,7 +147,9 @@ class Proxy:
             connection.close()
 
 
-def start_proxy(tmp_path: Path, mode: str, max_mb: int = 1) -> Iterator[Proxy]:
+def start_proxy(
+    tmp_path: Path, mode: str, max_mb: int = 1, extra: dict[str, str] | None = None
+) -> Iterator[Proxy]:
     """Render the site in ``mode``, start nginx on it, stop everything afterwards."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx).exists(), "nginx is missing: scripts/system-deps.sh installs nginx-light"
@@ -165,6 +177,7 @@ def start_proxy(tmp_path: Path, mode: str, max_mb: int = 1) -> Iterator[Proxy]:
         "PROXY_GALLERY": gallery.address,
         "PROXY_ACME_ROOT": str(proxy.acme_root),
         "PROXY_CERT_DIR": str(tmp_path),
+        **(extra or {}),
     }
     site = subprocess.run(
         ["bash", str(RENDER), mode], env=environment, check=True, capture_output=True, text=True
@@ -336,3 +349,53 @@ def test_a_multipart_upload_of_a_full_size_image_reaches_the_ingest(http_proxy: 
     assert status != 413
     assert len(http_proxy.ingest.seen) == 1
     assert http_proxy.ingest.seen[0].body == body
+
+
+@pytest.fixture
+def https_ip_proxy(tmp_path: Path) -> Iterator[Proxy]:
+    """The default site: HTTPS without a domain, cameras not yet reflashed still on port 80."""
+    own = tmp_path / "no-domain"
+    own.mkdir()
+    yield from start_proxy(
+        own, "https", extra={"CAMCLOUD_DOMAIN": "", "PROXY_HTTP_UPLOADS": "true"}
+    )
+
+
+@pytest.mark.parametrize("path", ["/readyz", "/metrics"])
+def test_regression_readyz_and_metrics_answer_only_the_host_itself(
+    http_proxy: Proxy, path: str
+) -> None:
+    """Given a client that is not the host (127.0.0.2), then /readyz and /metrics are 403."""
+    from_elsewhere = http_proxy.request("GET", path, source="127.0.0.2")
+    from_the_host = http_proxy.request("GET", path)
+
+    assert from_elsewhere[0] == 403
+    assert from_the_host[0] == 200
+    assert len(http_proxy.ingest.seen) == 1
+
+
+def test_without_a_domain_the_app_is_https_and_port_80_answers_only_health_and_redirects(
+    https_ip_proxy: Proxy,
+) -> None:
+    """Given no domain, then TLS serves the app; port 80 has /healthz and a 308 for the rest."""
+    health = https_ip_proxy.request("GET", "/healthz", source="127.0.0.2")
+    login = https_ip_proxy.request("POST", "/login", b"user=a&password=b")
+    gallery = https_ip_proxy.request("GET", "/", tls=True)
+
+    assert health[0] == 200 and json.loads(health[2]) == {"service": "ingest"}
+    assert login[0] == 308
+    assert login[1]["location"] == f"https://{DOMAIN}/login"
+    assert json.loads(gallery[2]) == {"service": "gallery"}
+    assert [seen.path for seen in https_ip_proxy.gallery.seen] == ["/"]
+
+
+def test_plain_http_uploads_reach_the_ingest_only_when_the_owner_keeps_them_on(
+    https_ip_proxy: Proxy, https_proxy: Proxy
+) -> None:
+    """Given PlainHttpUploads, then port 80 takes uploads; by default it redirects them."""
+    kept = https_ip_proxy.request("POST", "/upload", b"\xff\xd8\xff\xd9")
+    default = https_proxy.request("POST", "/upload", b"\xff\xd8\xff\xd9")
+
+    assert kept[0] == 201
+    assert https_ip_proxy.ingest.seen[0].headers["x-forwarded-proto"] == "http"
+    assert default[0] == 308

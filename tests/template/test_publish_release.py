@@ -78,3 +78,34 @@ def test_the_release_and_its_updater_are_uploaded_to_the_stacks_bucket(
     printed = capsys.readouterr().out
     assert '#define CAMCLOUD_UPLOAD_URL "http://198.51.100.23/upload"' in printed
     assert f"CAMCLOUD_BUCKET={BUCKET} camcloud devices add" in printed
+
+
+def test_regression_a_new_image_keeps_every_other_saved_parameter(
+    deployed_stack: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given saved overrides, when IMAGE=latest, then only ImageId changes in what is passed."""
+    publisher = load_publisher()
+    # moto refuses the reserved /aws/ names AWS publishes Canonical's images under.
+    publisher.UBUNTU = "/test/canonical/{arch}/ami-id"
+    boto3.client("ssm", region_name="eu-central-1").put_parameter(
+        Name="/test/canonical/arm64/ami-id", Value="ami-0newer", Type="String"
+    )
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(
+        'version = 0.1\n[default.global.parameters]\nstack_name = "camcloud"\n'
+        '[default.deploy.parameters]\nregion = "eu-central-1"\n'
+        'parameter_overrides = "AlarmEmail=\\"me@example.org\\" ImageId=\\"ami-0old\\" '
+        'UndeleteDays=\\"14\\""\n'
+    )
+
+    publisher.main(["--image", "keep"], samconfig=samconfig)
+    kept = capsys.readouterr().out
+    publisher.main(["--image", "latest"], samconfig=samconfig)
+    latest = capsys.readouterr().out
+
+    assert kept.strip() == ""
+    assert latest.split() == [
+        'AlarmEmail="me@example.org"',
+        'UndeleteDays="14"',
+        'ImageId="ami-0newer"',
+    ]

@@ -163,17 +163,26 @@ GALLERY = "GalleryRole"
 THUMBNAILER = "ThumbnailerFunctionRole"
 HOST = "InstanceRole"
 WITH_IF_NONE_MATCH = {"s3:if-none-match": "*"}
+WITH_IF_MATCH = {"s3:if-match": '"etag-of-the-record-read"'}
+SIGNED_HEADERS = {"s3:authType": "REST-HEADER"}
+PRESIGNED = {"s3:authType": "REST-QUERY-STRING"}
 
 # (role, action, key, context, allowed): what each part may do, resource by resource.
 S3_ACCESS = [
     (INGEST, "s3:PutObject", f"raw/{CAPTURE}.jpg", WITH_IF_NONE_MATCH, True),
     (INGEST, "s3:PutObject", f"raw/{CAPTURE}.jpg", {}, False),  # never overwrite an original
-    (INGEST, "s3:PutObject", "ids/garden-cam/a4cf12-7-42.json", {}, True),
+    (INGEST, "s3:PutObject", "ids/garden-cam/a4cf12-7-42.json", WITH_IF_NONE_MATCH, True),
+    (INGEST, "s3:PutObject", "ids/garden-cam/a4cf12-7-42.json", {}, False),  # reservations too
     (INGEST, "s3:GetObject", "ids/garden-cam/a4cf12-7-42.json", {}, True),
     (INGEST, "s3:GetObject", "devices/garden-cam.json", {}, True),
     (INGEST, "s3:GetObject", f"raw/{CAPTURE}.jpg", {}, False),
     (INGEST, "s3:GetObject", "users/alice.json", {}, False),
     (INGEST, "s3:PutObject", "devices/garden-cam.json", WITH_IF_NONE_MATCH, False),
+    (INGEST, "s3:PutObject", "devices/garden-cam.json", {}, False),  # no blind overwrite
+    (INGEST, "s3:PutObject", "devices/garden-cam.json", WITH_IF_MATCH, True),  # a report
+    (INGEST, "s3:GetObject", "firmware/1.4.0/firmware.bin", {}, True),  # presigned OTA URL
+    (INGEST, "s3:PutObject", "firmware/1.4.0/firmware.bin", WITH_IF_MATCH, False),
+    (GALLERY, "s3:GetObject", "timelapse/garden-cam/2026-11-30.mp4", PRESIGNED, True),
     (INGEST, "s3:PutObject", f"thumbs/{CAPTURE}.jpg", WITH_IF_NONE_MATCH, False),
     (INGEST, "s3:DeleteObject", f"raw/{CAPTURE}.jpg", {}, False),
     (INGEST, "s3:DeleteObject", "ids/garden-cam/a4cf12-7-42.json", {}, False),
@@ -181,8 +190,11 @@ S3_ACCESS = [
     (GALLERY, "s3:GetObject", f"previews/{CAPTURE}.jpg", {}, True),
     (GALLERY, "s3:GetObject", f"raw/{CAPTURE}.jpg", {}, True),
     (GALLERY, "s3:GetObject", "meta/8204746599999_garden-cam_a4cf12-7-42.json", {}, True),
-    (GALLERY, "s3:GetObject", "users/alice.json", {}, True),
-    (GALLERY, "s3:GetObject", "devices/garden-cam.json", {}, True),
+    (GALLERY, "s3:GetObject", "users/alice.json", SIGNED_HEADERS, True),
+    (GALLERY, "s3:GetObject", "devices/garden-cam.json", SIGNED_HEADERS, True),
+    (GALLERY, "s3:GetObject", f"thumbs/{CAPTURE}.jpg", PRESIGNED, True),
+    (GALLERY, "s3:GetObject", "users/alice.json", PRESIGNED, False),  # no presigned hashes
+    (GALLERY, "s3:GetObject", "devices/garden-cam.json", PRESIGNED, False),
     (GALLERY, "s3:GetObject", "releases/camcloud-release.tar.gz", {}, False),
     (GALLERY, "s3:DeleteObject", f"raw/{CAPTURE}.jpg", {}, True),
     (GALLERY, "s3:DeleteObject", f"thumbs/{CAPTURE}.jpg", {}, True),
@@ -202,6 +214,8 @@ S3_ACCESS = [
     (HOST, "s3:GetObject", f"raw/{CAPTURE}.jpg", {}, False),
     (HOST, "s3:GetObject", "users/alice.json", {}, False),
     (HOST, "s3:PutObject", "releases/camcloud-release.tar.gz", {}, False),
+    (HOST, "s3:GetObject", "state/letsencrypt.tar.gz", {}, True),
+    (HOST, "s3:PutObject", "state/letsencrypt.tar.gz", {}, True),
 ]
 
 
@@ -290,38 +304,59 @@ def test_an_admin_cidr_opens_ssh_to_that_address_alone() -> None:
     assert [(rule["CidrIp"], rule["IpProtocol"]) for rule in ssh] == [("203.0.113.7/32", "tcp")]
 
 
-def test_host_uses_imdsv2_an_encrypted_disk_and_its_own_role() -> None:
-    """Given the instance, then IMDSv2 is required, the disk encrypted, the profile attached."""
+def launch_data(**parameters: str | int) -> dict:
+    """The launch template's data: what every host, single or in the group, starts from."""
+    return render(**parameters).props("HostLaunchTemplate")["LaunchTemplateData"]
+
+
+def test_host_uses_imdsv2_encrypted_disks_and_its_own_role() -> None:
+    """Given the launch template, then IMDSv2 is required, disks encrypted, the profile set."""
     stack = render()
-    host = stack.props("IngestHost")
+    host = launch_data()
 
     assert host["MetadataOptions"]["HttpTokens"] == "required"
     assert host["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
     assert all(mapping["Ebs"]["Encrypted"] for mapping in host["BlockDeviceMappings"])
-    assert host["IamInstanceProfile"] == "<InstanceProfile>"
+    assert host["IamInstanceProfile"] == {"Arn": "<InstanceProfile.Arn>"}
     assert stack.props("InstanceProfile")["Roles"] == ["<InstanceRole>"]
-    assert host["CreditSpecification"] == {"CPUCredits": "standard"}
+    assert host["CreditSpecification"] == {"CpuCredits": "standard"}
     assert "KeyName" not in host
     association = stack.props("ElasticIpAssociation")
     assert association == {"AllocationId": "<ElasticIp.AllocationId>", "InstanceId": "<IngestHost>"}
 
 
-def user_data(**parameters: str) -> str:
+def user_data(**parameters: str | int) -> str:
     """The first-boot script as the instance receives it."""
-    return render(**parameters).props("IngestHost")["UserData"]
+    return str(launch_data(**parameters)["UserData"])
 
 
 def test_first_boot_records_the_stack_and_installs_the_uploaded_release() -> None:
     """Given the user data, then it names the bucket, the roles, and fetches the updater."""
-    script = user_data(DomainName="cam.example.org", MaxUploadMB="12")
+    script = user_data(DomainName="cam.example.org", MaxUploadMB="12", UndeleteDays="14")
 
     assert f"CAMCLOUD_BUCKET={BUCKET}\n" in script
     assert "CAMCLOUD_DOMAIN=cam.example.org\n" in script
     assert "CAMCLOUD_MAX_UPLOAD_MB=12\n" in script
+    assert "CAMCLOUD_UNDELETE_DAYS=14\n" in script
+    assert "CAMCLOUD_ALLOW_HTTP_LOGIN=false\n" in script
+    assert "CAMCLOUD_PUBLIC_IPS=<ElasticIp>\n" in script
     assert "CAMCLOUD_INGEST_ROLE_ARN=<IngestRole.Arn>\n" in script
     assert "CAMCLOUD_GALLERY_ROLE_ARN=<GalleryRole.Arn>\n" in script
-    assert f"s3://{BUCKET}/releases/camcloud-update.sh" in script
-    assert Path(__file__).resolve().parents[2].joinpath("deploy/camcloud-update.sh").is_file()
+    assert "CAMCLOUD_SIGNAL_RESOURCE=IngestHost\n" in script
+    assert '"releases/camcloud-update.sh"' in script and '"releases/hostctl.py"' in script
+    assert script.rstrip().endswith("exec /usr/local/sbin/camcloud-update --first-boot")
+    root = Path(__file__).resolve().parents[2]
+    assert root.joinpath("deploy/camcloud-update.sh").is_file()
+    assert root.joinpath("deploy/hostctl.py").is_file()
+
+
+def test_first_boot_fetches_only_from_a_bucket_this_account_owns() -> None:
+    """Given the user data, then the download names the expected bucket owner (no squatting)."""
+    script = user_data()
+
+    assert f'"ExpectedBucketOwner": "{ACCOUNT}"' in script
+    updater = (Path(__file__).resolve().parents[2] / "deploy" / "hostctl.py").read_text()
+    assert updater.count("ExpectedBucketOwner") >= 2
 
 
 @pytest.mark.parametrize(
@@ -341,26 +376,6 @@ def test_host_settings_accept_plain_values_and_nothing_a_shell_would_run(
     assert parameter_accepts(parameter, good)
     assert parameter_accepts(parameter, "") is (parameter != "BucketPrefix")
     assert not parameter_accepts(parameter, bad)
-
-
-def test_the_updater_reads_changed_stack_facts_back_from_the_user_data() -> None:
-    """Given new user data (a parameter changed), then stack-env.sh yields the new facts."""
-    script = user_data(DomainName="cam.example.org", AcmeEmail="me@example.org")
-    stack_env = Path(__file__).resolve().parents[2] / "deploy" / "stack-env.sh"
-
-    result = subprocess.run(
-        ["bash", str(stack_env)], input=script, capture_output=True, text=True, check=True
-    )
-
-    assert result.stdout.splitlines() == [
-        f"CAMCLOUD_BUCKET={BUCKET}",
-        f"CAMCLOUD_REGION={REGION}",
-        "CAMCLOUD_DOMAIN=cam.example.org",
-        "CAMCLOUD_ACME_EMAIL=me@example.org",
-        "CAMCLOUD_MAX_UPLOAD_MB=8",
-        "CAMCLOUD_INGEST_ROLE_ARN=<IngestRole.Arn>",
-        "CAMCLOUD_GALLERY_ROLE_ARN=<GalleryRole.Arn>",
-    ]
 
 
 def test_first_boot_script_passes_shellcheck(tmp_path: Path) -> None:
@@ -441,18 +456,21 @@ def test_thumbnailer_runs_the_current_python_with_the_core_layer_and_the_bucket(
 # ------------------------------------------------------------------ outputs
 
 
-def test_outputs_give_the_firmware_line_for_plain_http_by_default() -> None:
-    """Given no domain, then the outputs name the Elastic IP over HTTP."""
+def test_outputs_give_the_firmware_an_https_url_and_what_to_trust_without_a_domain() -> None:
+    """Given no domain, then every URL is HTTPS on the Elastic IP and the trust names the CA."""
     outputs = render().outputs
 
     assert outputs["ElasticIp"] == "<ElasticIp>"
-    assert outputs["UploadUrl"] == "http://<ElasticIp>/upload"
-    assert outputs["GalleryUrl"] == "http://<ElasticIp>/"
+    assert outputs["UploadUrl"] == "https://<ElasticIp>/upload"
+    assert outputs["GalleryUrl"] == "https://<ElasticIp>/"
     assert outputs["BucketName"] == "<MediaBucket>"
-    assert outputs["FirmwareConfig"] == '#define CAMCLOUD_UPLOAD_URL "http://<ElasticIp>/upload"'
+    assert outputs["FirmwareConfig"] == '#define CAMCLOUD_UPLOAD_URL "https://<ElasticIp>/upload"'
+    assert "/camcloud/camcloud/tls/ca-cert" in outputs["FirmwareTrust"]
+    assert outputs["TlsCaParameter"] == "/camcloud/camcloud/tls/ca-cert"
+    assert not any(str(value).startswith("http://") for value in outputs.values())
 
 
-def test_a_domain_switches_every_url_to_https() -> None:
+def test_a_domain_switches_every_url_to_its_name_and_trust_to_lets_encrypt() -> None:
     """Given a domain name, then the upload, gallery and firmware URLs use HTTPS on it."""
     outputs = render(DomainName="cam.example.org").outputs
 
@@ -461,3 +479,4 @@ def test_a_domain_switches_every_url_to_https() -> None:
     assert (
         outputs["FirmwareConfig"] == '#define CAMCLOUD_UPLOAD_URL "https://cam.example.org/upload"'
     )
+    assert "ISRG Root X1" in outputs["FirmwareTrust"]

@@ -40,9 +40,44 @@ def test_each_service_restarts_on_failure_and_starts_at_boot(service: str) -> No
 
     assert parsed["Install"]["WantedBy"] == "multi-user.target"
     assert parsed["Service"]["Restart"] == "always"
-    assert parsed["Service"]["User"] == "camcloud"
     assert parsed["Service"]["NoNewPrivileges"] == "yes"
     assert parsed["Service"]["ProtectSystem"] == "strict"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_regression_each_service_runs_as_its_own_user_and_cannot_see_the_other(
+    service: str,
+) -> None:
+    """Given both units, then each has its own user, a private /proc view and no metadata."""
+    parsed = unit(f"{service}.service")["Service"]
+
+    assert parsed["User"] == service
+    assert parsed["Group"] == service
+    assert parsed["ProtectProc"] == "invisible"
+    assert parsed["ProcSubset"] == "pid"
+    # The instance role's credentials are one metadata request away; not for the services.
+    assert "169.254.169.254/32" in parsed["IPAddressDeny"].split()
+    assert parsed["CapabilityBoundingSet"] == ""
+
+
+def test_each_service_runs_the_current_release() -> None:
+    """Given both units, then they run whatever release /opt/camcloud/current points at."""
+    for service in SERVICES:
+        exec_start = unit(f"{service}.service")["Service"]["ExecStart"]
+        assert exec_start.startswith("/opt/camcloud/current/venv/bin/gunicorn ")
+        assert "--config /opt/camcloud/current/deploy/gunicorn.conf.py" in exec_start
+
+
+def test_regression_the_ingest_drains_its_spool_when_the_host_goes_away() -> None:
+    """Given the ingest unit, then stopping it for a shutdown drains the spool (bounded)."""
+    service = unit("camcloud-ingest.service")
+    drain = (DEPLOY / "camcloud-drain.sh").read_text()
+
+    assert service["Service"]["ExecStopPost"] == "/usr/local/lib/camcloud/camcloud-drain"
+    assert service["Unit"]["RequiresMountsFor"] == "/var/lib/camcloud"
+    assert "python -m ingest.drain --timeout" in drain
+    timeout = int(service["Service"]["Environment"].split("CAMCLOUD_DRAIN_TIMEOUT=")[1])
+    assert int(service["Service"]["TimeoutStopSec"]) > timeout
 
 
 @pytest.mark.parametrize(("service", "address"), sorted(SERVICES.items()))
@@ -55,19 +90,24 @@ def test_each_service_listens_where_nginx_sends_its_requests(service: str, addre
     assert f"upstream {upstream} {{\n    server {address};" in proxy_upstreams()
 
 
-def test_each_service_assumes_its_own_role() -> None:
-    """Given the two units, then each runs with its own AWS profile from the host's config."""
-    profiles = {
+def test_each_service_assumes_its_own_role_from_a_file_only_it_can_read() -> None:
+    """Given the units and the AWS config, then each profile reads its own credential file."""
+    environments = {
         service: unit(f"{service}.service")["Service"]["Environment"] for service in SERVICES
     }
-
-    assert profiles == {
-        "camcloud-ingest": "AWS_PROFILE=camcloud-ingest",
-        "camcloud-gallery": "AWS_PROFILE=camcloud-gallery",
-    }
     bootstrap = (DEPLOY / "bootstrap.sh").read_text()
-    for profile in profiles.values():
-        assert f"[profile {profile.split('=')[1]}]" in bootstrap
+    hostctl = (DEPLOY / "hostctl.py").read_text()
+
+    assert "AWS_PROFILE=camcloud-ingest" in environments["camcloud-ingest"]
+    assert environments["camcloud-gallery"] == "AWS_PROFILE=camcloud-gallery"
+    for service in SERVICES:
+        assert (
+            f"[profile {service}]\n"
+            f"credential_process = /bin/cat /run/camcloud-credentials/{service}.json"
+        ) in bootstrap
+    # hostctl writes each file owned by that service's user, mode 0400.
+    owned = 'write_private(directory / f"{user}.json", json.dumps(document), user, user, 0o400)'
+    assert owned in hostctl
 
 
 def test_only_the_ingest_may_write_and_only_to_its_spool() -> None:
@@ -78,6 +118,12 @@ def test_only_the_ingest_may_write_and_only_to_its_spool() -> None:
     assert ingest["ReadWritePaths"] == "/var/lib/camcloud/spool"
     assert "ReadWritePaths" not in gallery
     assert "CAMCLOUD_SPOOL_DIR=/var/lib/camcloud/spool" in (DEPLOY / "bootstrap.sh").read_text()
+
+
+def test_the_gallery_alone_gets_the_session_key() -> None:
+    """Given the units, then only the gallery loads secret.env (made readable to its group)."""
+    assert "secret.env" in (DEPLOY / "systemd" / "camcloud-gallery.service").read_text()
+    assert "secret.env" not in (DEPLOY / "systemd" / "camcloud-ingest.service").read_text()
 
 
 def test_the_updater_runs_after_every_boot_and_every_five_minutes() -> None:
