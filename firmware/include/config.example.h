@@ -31,8 +31,9 @@
 // Ed25519 public key that firmware updates must be signed with. `camcloud firmware keygen`
 // prints this #define; paste it here. Without it the camera refuses every update
 // (X-Ota-Result: failed:no-key).
-// #define CAMCLOUD_OTA_PUBLIC_KEY { \
-//     0x1f, 0x2e, ... 8 bytes per row, 4 rows ... }
+// It looks like this (without the leading //; each line but the last ends in a backslash):
+//   #define CAMCLOUD_OTA_PUBLIC_KEY {
+//       0x1f, 0x2e, ... 8 bytes per row, 4 rows ... }
 // Optional root CA for https:// firmware downloads (S3: Amazon Root CA 1). "" accepts any
 // certificate for the download: the image itself is checked against the key above.
 #define CAMCLOUD_OTA_ROOT_CA ""
