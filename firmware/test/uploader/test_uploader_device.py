@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from camcloud import firmware_release
+from camcloud import device_config, device_state, firmware_release
 
 UPLOADER = os.environ.get("CAMCLOUD_UPLOADER", "")
 JPEG = b"\xff\xd8" + bytes(range(256)) * 8 + b"\xff\xd9"
@@ -40,9 +41,16 @@ class Ingest:
     serve_bytes: int | None = None  # cut the image after this many bytes
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     base: str = ""
+    # When set, the server's own state logic runs instead of the script: every request's
+    # report-back headers go through device_state.record_report, every answer is desired_state.
+    server: device_state.DeviceState | None = None
 
-    def state(self) -> dict[str, Any]:
-        """The state object of every answer."""
+    def state(self, headers: Any) -> dict[str, Any]:
+        """The state object of the answer to a request with these headers."""
+        if self.server is not None:
+            self.server, _ = device_state.record_report(self.server, headers, now=datetime.now(UTC))
+            record = device_state.merge_state({}, self.server)
+            return device_state.desired_state(record, firmware_offer=self.firmware)
         return {"config": self.config, "commands": self.commands, "firmware": self.firmware}
 
     def headers_of(self, method: str, prefix: str) -> list[dict[str, str]]:
@@ -67,13 +75,13 @@ def _handler(ingest: Ingest) -> type[BaseHTTPRequestHandler]:
             done = self.headers.get("X-Commands-Done", "")
             for item in filter(None, done.split(",")):
                 ingest.commands = [c for c in ingest.commands if c["id"] != item.split("=")[0]]
-            body = {"id": self.headers["X-Capture-Id"], "state": ingest.state()}
+            body = {"id": self.headers["X-Capture-Id"], "state": ingest.state(self.headers)}
             self._answer(201, json.dumps(body).encode())
 
         def do_GET(self) -> None:
             ingest.requests.append(("GET", self.path, dict(self.headers)))
             if self.path.startswith("/device/state"):
-                self._answer(200, json.dumps({"state": ingest.state()}).encode())
+                self._answer(200, json.dumps({"state": ingest.state(self.headers)}).encode())
             elif self.path.startswith("/firmware/"):
                 cut = ingest.image[: ingest.serve_bytes] if ingest.serve_bytes else ingest.image
                 self._answer(200, cut, len(ingest.image))
@@ -262,3 +270,26 @@ def test_an_update_that_never_confirmed_reports_the_rollback(ingest, tmp_path, o
     run(ingest, tmp_path, "--check-in", *ota_args(tmp_path, owner, "1.0.0"))
     # Then it reports the rollback
     assert ingest.headers_of("GET", "/device/state")[-1]["X-Ota-Result"] == "failed:rollback"
+
+
+def test_the_servers_own_state_logic_sees_the_config_applied_and_the_capture_done(ingest, tmp_path):
+    # Given the owner's changes made with the server's own functions (as the CLI and gallery do)
+    now = datetime.now(UTC)
+    state = device_state.DeviceState()
+    config = device_config.apply_changes(state.config, interval_s="30", image_mode="1920x1080",
+                                         active_hours="22:00-06:00", pir="on")
+    state, command = device_state.queue_capture(device_state.DeviceState(config=config), now=now)
+    ingest.server = state
+    assert ingest.server.config_drift
+    # When the camera checks in
+    summary = run(ingest, tmp_path, "--check-in", "--sequence", "9")
+    # Then the server's record shows the config applied (no drift) and the command done with
+    # the capture it made
+    assert summary["device"]["config"]["image_mode"] == "fhd"
+    run(ingest, tmp_path, "--check-in")  # the next request reports the version again: no change
+    server = ingest.server
+    assert server.applied.config_version == config.version
+    assert not server.config_drift
+    assert server.pending == []
+    done = [c for c in server.commands if c.id == command.id]
+    assert done[0].capture_id == "020000000001-1-10"
