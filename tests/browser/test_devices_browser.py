@@ -1,9 +1,13 @@
-"""A camera's settings changed through the gallery's form in real Chromium, on the local stack."""
+"""A camera's settings changed through the gallery's form in real Chromium, on the local stack.
+
+The page follows the camera's report (pending -> done, drift -> in sync) without a reload.
+"""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -81,4 +85,18 @@ def test_a_setting_changed_through_the_form_reaches_the_cameras_desired_state(st
         1, 600, "vga", True)
     # When "Capture now" is pressed, Then a pending request shows
     page.get_by_role("button", name="Capture now").click()
-    expect(page.locator("li.command.pending")).to_have_count(1)
+    pending = page.locator("li.command.pending")
+    expect(pending).to_have_count(1)
+    command_id = pending.get_attribute("data-command")
+    # When the camera reports the settings applied and the capture taken, while the page is open
+    page.get_by_label("Capture interval (seconds)").fill("900")  # half-typed, not saved
+    device_state.report(stack.s3, stack.bucket, "demo-cam",
+                        {"X-Config-Version": "1", "X-Commands-Done": f"{command_id}=now-1"},
+                        now=datetime.now(UTC))
+    # Then, without a reload, the request turns done with a link and the settings in sync
+    done = page.locator(f'li.command[data-command="{command_id}"]')
+    expect(done).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(done.get_by_role("link", name="see capture now-1")).to_be_visible()
+    expect(page.locator(".sync")).to_have_attribute("data-drift", "no")
+    # And what the user was typing is left alone
+    expect(page.get_by_label("Capture interval (seconds)")).to_have_value("900")
