@@ -293,12 +293,19 @@ def test_the_cameras_page_shows_config_drift_firmware_and_a_settings_link(
     assert "v3 desired, v2 applied" in card
 
 
-def test_the_camera_page_links_to_its_settings_and_the_nav_to_firmware(logged_in, camera):
+def test_the_camera_page_links_to_its_settings_and_has_a_capture_now_button(
+        logged_in, s3, settings, camera):
     # Given a registered camera / When its page is opened
     page = logged_in.get(f"/camera/{camera}").get_data(as_text=True)
     # Then it links to its settings, and the navigation to the firmware page
     assert f'href="/camera/{camera}/settings"' in page
     assert 'href="/firmware"' in page
+    # When its "Capture now" button is pressed
+    response = logged_in.post(f"/camera/{camera}/capture", data={"csrf_token": csrf_from(page)})
+    # Then a capture is queued and the browser goes to the settings page, where it shows
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"/camera/{camera}/settings#cmd-")
+    assert len(device_state.read_state(s3, settings.bucket, camera).pending) == 1
 
 
 # --- the query module without HTTP ------------------------------------------------------------
