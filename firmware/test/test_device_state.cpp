@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "camcloud/device_state.h"
@@ -162,4 +163,41 @@ TEST_CASE("an upload's answer fills the state through the uploader, with the bod
     CHECK(state.complete);
     CHECK(state.firmware.present);
     CHECK(std::string(state.firmware.url) == offered);
+}
+
+TEST_CASE("no answer, however mangled, writes past a field or crashes the reader") {
+    // Mutations of real answers (bytes flipped, cut, repeated) and plain noise, fed in random
+    // pieces; every field stays terminated inside its capacity.
+    std::mt19937 random(16);
+    std::string seeds[] = {kDocExample, offer_json("http://h/" + std::string(1100, 'u')),
+                           offer_json("http://h/x")};
+    const char alphabet[] = "{}[]\",:\\ u0123456789abcdefnrtl-.";
+    for (int round = 0; round < 20000; ++round) {
+        std::string json = seeds[random() % 3];
+        int edits = 1 + static_cast<int>(random() % 8);
+        for (int e = 0; e < edits && !json.empty(); ++e) {
+            size_t at = random() % json.size();
+            switch (random() % 4) {
+                case 0: json[at] = alphabet[random() % (sizeof alphabet - 1)]; break;
+                case 1: json.erase(at, 1 + random() % 20); break;
+                case 2: json.insert(at, json.substr(at, random() % 40)); break;
+                default: json[at] = static_cast<char>(random() & 0xff); break;
+            }
+        }
+        if (round % 10 == 0) {
+            json.clear();
+            for (int i = 0; i < 200; ++i) json += alphabet[random() % (sizeof alphabet - 1)];
+        }
+        ResponseBody body;
+        DeviceState state = read_state(json, 1 + random() % 64, &body);
+        CHECK(std::strlen(body.error) < sizeof body.error);
+        CHECK(std::strlen(body.id) < sizeof body.id);
+        CHECK(std::strlen(state.firmware.url) < sizeof state.firmware.url);
+        CHECK(std::strlen(state.firmware.version) < sizeof state.firmware.version);
+        CHECK(std::strlen(state.firmware.signature) < sizeof state.firmware.signature);
+        CHECK(std::strlen(state.config.image_mode) < sizeof state.config.image_mode);
+        CHECK(std::strlen(state.config.active_hours) < sizeof state.config.active_hours);
+        CHECK(state.command_count <= kMaxCommands);
+        for (size_t i = 0; i < state.command_count; ++i) CHECK(is_valid_command_id(state.commands[i].id));
+    }
 }
