@@ -89,3 +89,22 @@ def test_the_camera_time_lapse_plays_and_its_share_link_opens_without_login(stac
     expect(visitor.locator("h1")).to_contain_text("Time-lapse of")
     visitor.wait_for_function(PLAYABLE)
     assert visitor.locator("a[href^='/']").count() == 0  # nothing leads into the gallery
+
+
+def test_a_custom_range_shows_its_progress_and_lands_in_the_list(stack, browser):
+    # Given the owner on the time-lapse page, with one video listed
+    page = logged_in(browser, stack)
+    page.goto(f"{stack.info['gallery_url']}camera/{DEVICE}/timelapse")
+    before = page.locator("li.video").count()
+    # When a range is built with 10 fps and no stamp (the gallery's own background runner)
+    page.get_by_label("From").fill("2026-11-20T09:00")
+    page.get_by_label("To").fill("2026-11-20T10:00")
+    page.get_by_label("Frames per second").fill("10")
+    with page.expect_response(lambda response: "/api/jobs/" in response.url) as polled:
+        page.get_by_role("button", name="Build").click()
+    # Then the page follows the job (gallery/static/jobs.js polling its JSON) and, once it is
+    # done, reloads without the job: the new range is in the list
+    assert polled.value.json()["kind"] == "timelapse"
+    page.wait_for_url(lambda url: "job=" not in url, timeout=60_000)
+    expect(page.locator("li.video")).to_have_count(before + 1)
+    assert page.locator("li.video h3", has_text="2026-11-20 09:00 – 2026-11-20 10:00").count() == 2
