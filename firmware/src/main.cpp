@@ -146,9 +146,11 @@ void act_on_state() {
         const camcloud::DeviceConfig& c = g_remote.config();
         char refused[96];
         camcloud::refused_field_names(applied.refused, refused, sizeof refused);
+        // config.h may name a mode the server does not offer (a 5MP one): no name for it.
+        const char* mode = camcloud::image_mode_name(c.image_mode);
         CAMCLOUD_LOG("config %ld applied: every %lu s, %s, check-in %lu s%s%s",
                      static_cast<long>(c.version), static_cast<unsigned long>(c.interval_s),
-                     camcloud::image_mode_name(c.image_mode), static_cast<unsigned long>(c.checkin_s),
+                     mode != nullptr ? mode : "config.h's mode", static_cast<unsigned long>(c.checkin_s),
                      refused[0] != '\0' ? "; kept the last good " : "", refused);
         apply_camera_settings();
         if (c.interval_s != interval_before) g_next_capture_ms = millis() + c.interval_s * 1000UL;
