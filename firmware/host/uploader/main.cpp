@@ -50,7 +50,8 @@ void usage(FILE* out) {
                  "  --check-in           GET /device/state instead of uploading (--file optional:\n"
                  "                       it is the picture a capture-now command uploads)\n"
                  "  --state-dir DIR      the camera's flash across runs: last good config, reports\n"
-                 "                       not yet delivered, an update waiting for its confirmation\n"
+                 "                       not yet delivered, an update waiting for its confirmation,\n"
+                 "                       the next capture-now sequence\n"
                  "  --firmware-version V X-Firmware and the running version offers are compared with\n"
                  "                       (default: camcloud-uploader/1.0, which the server ignores)\n"
                  "  --ota-partition PATH install offered updates into PATH (the OTA partition): the\n"
@@ -484,7 +485,16 @@ int main(int argc, char** argv) {
     // --file as a new capture and reports itself done in that same request).
     std::string ota_json = "null";
     std::string config_note;
+    // Capture-now ids continue from the last run's (DIR/next-sequence), so a later run never
+    // reuses one (the ingest would answer "duplicate" and link the command to an old capture).
     uint32_t next_sequence = sequence + 1;
+    std::string sequence_path = dir + "/next-sequence";
+    if (!dir.empty()) {
+        uint32_t stored = 0;
+        std::string text = read_text(sequence_path);
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        if (parse_u32(text.c_str(), stored) && stored > next_sequence) next_sequence = stored;
+    }
     int captures_left = static_cast<int>(camcloud::kMaxCommands);
     auto act = [&](auto& self) -> void {
         if (!state.complete) return;
@@ -563,7 +573,10 @@ int main(int argc, char** argv) {
 
     Outcome main_request = send(check_in ? nullptr : capture_id);
     act(act);
-    if (!dir.empty()) save_report(report_path, remote);
+    if (!dir.empty()) {
+        save_report(report_path, remote);
+        write_text(sequence_path, std::to_string(next_sequence) + "\n");
+    }
 
     std::string done_json = "[";
     for (size_t i = 0; i < done_items.size(); ++i) {

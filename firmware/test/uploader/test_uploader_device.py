@@ -178,6 +178,10 @@ def test_a_check_in_applies_the_config_runs_capture_now_and_reports_both(ingest,
     run(ingest, tmp_path, "--check-in")
     assert ingest.headers_of("GET", "/device/state")[-1]["X-Config-Version"] == "2"
     assert "X-Commands-Done" not in ingest.headers_of("GET", "/device/state")[-1]
+    # And a later capture-now (another run, same flash) gets a new capture id, never a reused one
+    ingest.commands = [{"id": "77aa", "type": "capture"}]
+    summary = run(ingest, tmp_path, "--check-in", "--sequence", "5")
+    assert summary["device"]["commands_done"] == ["77aa=020000000001-1-7"]
 
 
 def test_regression_a_config_that_would_brick_the_camera_keeps_the_last_good_values(
