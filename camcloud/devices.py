@@ -12,12 +12,13 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from camcloud import layout
 from camcloud.bounded import BoundedDict
+from camcloud.device_state import update_json
 from camcloud.errors import Refusal
 from camcloud.s3 import get_json, iter_keys, put_json
 
@@ -76,7 +77,13 @@ def _now() -> str:
 
 @dataclass
 class DeviceRecord:
-    """One camera as the registry knows it."""
+    """One camera as the registry knows it.
+
+    ``extra`` holds every other top-level field of ``devices/{device}.json``: the device state
+    (``config``, ``applied``, ``commands``, ``firmware``, see ``camcloud.device_state``) and
+    fields a newer version wrote. The registry's writes keep them, so renaming, revoking or
+    rotating a camera never erases its settings or pending commands.
+    """
 
     device: str
     key_hash: str
@@ -84,6 +91,7 @@ class DeviceRecord:
     name: str = ""
     rotation: int = 0
     revoked_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def revoked(self) -> bool:
@@ -91,16 +99,21 @@ class DeviceRecord:
         return self.revoked_at is not None
 
     def to_json(self) -> dict[str, Any]:
-        """The record as stored in S3."""
-        document = asdict(self)
+        """The record as stored in S3 (the raw document, device state included)."""
+        document = dict(self.extra)
+        document.update({name: getattr(self, name) for name in _RECORD_FIELDS})
         document["schema"] = 1
         return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> DeviceRecord:
-        """Parse a stored record, ignoring fields this version does not know."""
-        known = {name for name in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in document.items() if k in known})
+        """Parse a stored record; fields this class does not name are kept in ``extra``."""
+        known = {k: v for k, v in document.items() if k in _RECORD_FIELDS}
+        extra = {k: v for k, v in document.items() if k not in _RECORD_FIELDS and k != "schema"}
+        return cls(**known, extra=extra)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(DeviceRecord) if f.name != "extra")
 
 
 def check_key(record: DeviceRecord, key: str, claimed_device: str | None = None) -> DeviceRecord:
@@ -139,14 +152,18 @@ class DeviceRegistry:
         self._clock = clock
         self._cache: BoundedDict[str, tuple[float, DeviceRecord | None]] = BoundedDict(max_cached)
 
-    def get(self, device: str, *, fresh: bool = False) -> DeviceRecord | None:
-        """The record of ``device``, or None; cached unless ``fresh``."""
+    def get(self, device: str, *, fresh: bool = False,
+            max_age: float | None = None) -> DeviceRecord | None:
+        """The record of ``device``, or None; cached unless ``fresh`` (or older than
+        ``max_age`` seconds, when given)."""
         layout.check_device_id(device)
         now = self._clock()
         if not fresh:
             cached = self._cache.get(device)
             if cached is not None:
                 ttl = self._cache_seconds if cached[1] is not None else self._miss_seconds
+                if max_age is not None:
+                    ttl = min(ttl, max_age)
                 if now - cached[0] < ttl:
                     return cached[1]
         document = get_json(self._client(), self._bucket, layout.device_key(device))
@@ -166,29 +183,33 @@ class DeviceRegistry:
         if rotation not in ROTATIONS:
             raise DeviceError(f"rotation must be one of {ROTATIONS}, not {rotation}")
         key = new_key(device)
+
+        def rotated(existing: DeviceRecord | None) -> DeviceRecord:
+            return DeviceRecord(
+                device=device,
+                key_hash=hash_key(key),
+                created_at=_now(),
+                name=name or (existing.name if existing else ""),
+                rotation=rotation if existing is None or rotation else existing.rotation,
+                # A new key keeps the camera's settings, commands and firmware state.
+                extra=dict(existing.extra) if existing else {},
+            )
+
         existing = self.get(device, fresh=True)
-        record = DeviceRecord(
-            device=device,
-            key_hash=hash_key(key),
-            created_at=_now(),
-            name=name or (existing.name if existing else ""),
-            rotation=rotation if existing is None or rotation else existing.rotation,
-        )
-        client = self._client()
-        path = layout.device_key(device)
-        if replace:
-            put_json(client, self._bucket, path, record.to_json())
+        if replace and existing is not None:
+            record = self._write(device, rotated)
         else:
-            if not put_json(client, self._bucket, path, record.to_json(), if_absent=True):
+            record = rotated(None)
+            if not put_json(self._client(), self._bucket, layout.device_key(device),
+                            record.to_json(), if_absent=True):
                 raise DeviceError(
                     f"device {device!r} exists already; rotate its key with --rotate"
                 )
-        self._forget(device)
+        self.forget(device)
         return record, key
 
     def update(self, device: str, **changes: Any) -> DeviceRecord:
         """Change a device's name or rotation."""
-        record = self._require(device)
         if "rotation" in changes and changes["rotation"] not in ROTATIONS:
             raise DeviceError(f"rotation must be one of {ROTATIONS}, not {changes['rotation']}")
         for name, value in changes.items():
@@ -196,18 +217,26 @@ class DeviceRegistry:
                 raise DeviceError(f"cannot change {name!r}")
             if name == "name":
                 check_name(value)
-            setattr(record, name, value)
-        put_json(self._client(), self._bucket, layout.device_key(device), record.to_json())
-        self._forget(device)
+
+        def changed(record: DeviceRecord) -> DeviceRecord:
+            for name, value in changes.items():
+                setattr(record, name, value)
+            return record
+
+        record = self._write(device, changed)
+        self.forget(device)
         return record
 
     def revoke(self, device: str) -> DeviceRecord:
         """Revoke ``device``'s key; uploads with it get 403 once caches expire."""
-        record = self._require(device)
-        if record.revoked_at is None:
-            record.revoked_at = _now()
-            put_json(self._client(), self._bucket, layout.device_key(device), record.to_json())
-        self._forget(device)
+
+        def revoked(record: DeviceRecord) -> DeviceRecord:
+            if record.revoked_at is None:
+                record.revoked_at = _now()
+            return record
+
+        record = self._write(device, revoked)
+        self.forget(device)
         return record
 
     def list(self) -> list[DeviceRecord]:
@@ -222,21 +251,35 @@ class DeviceRegistry:
                 records.append(DeviceRecord.from_json(document))
         return sorted(records, key=lambda record: record.device)
 
-    def authenticate(self, key: str | None, claimed_device: str | None = None) -> DeviceRecord:
-        """The device a key belongs to; raise AuthError (401 or 403) if it is refused."""
+    def authenticate(self, key: str | None, claimed_device: str | None = None, *,
+                     max_age: float | None = None) -> DeviceRecord:
+        """The device a key belongs to; raise AuthError (401 or 403) if it is refused.
+
+        ``max_age`` bounds how old the cached record may be (a check-in reads it fresh).
+        """
         if not key:
             raise AuthError("missing_key", 401, "send the device key as 'Authorization: Bearer …'")
         device = device_of_key(key)
-        record = self.get(device) if device else None
+        record = self.get(device, max_age=max_age) if device else None
         if record is None:
             raise AuthError("bad_key", 401, "the device key is not valid")
         return check_key(record, key, claimed_device)
 
-    def _require(self, device: str) -> DeviceRecord:
-        record = self.get(device, fresh=True)
-        if record is None:
-            raise DeviceError(f"no device {device!r}")
-        return record
+    def _write(self, device: str, change: Callable[[DeviceRecord], DeviceRecord]) -> DeviceRecord:
+        """Read-modify-write of the record with ``If-Match``: a device-state write made at the
+        same moment (the ingest recording a report, the gallery a config) is never lost."""
+        layout.check_device_id(device)
 
-    def _forget(self, device: str) -> None:
+        def on_document(document: Any) -> tuple[Any, bool]:
+            if not isinstance(document, dict):
+                raise DeviceError(f"no device {device!r}")
+            updated = change(DeviceRecord.from_json(document)).to_json()
+            return updated, updated != document
+
+        document, _ = update_json(self._client(), self._bucket, layout.device_key(device),
+                                  on_document)
+        return DeviceRecord.from_json(document)
+
+    def forget(self, device: str) -> None:
+        """Drop the cached record of ``device`` (its document changed: the next read is fresh)."""
         self._cache.pop(device)
