@@ -15,7 +15,7 @@ from typing import Any
 
 from camcloud import export, layout
 from camcloud.errors import Refusal
-from camcloud.s3 import get_json, iter_keys
+from camcloud.s3 import get_json, iter_keys, list_page
 from camcloud.timelapse import Options
 from gallery.jobs import JobStatus
 from gallery.services import Gallery
@@ -50,6 +50,15 @@ def _device(device: str) -> str:
         raise Refusal(404, "not_found", "no such camera") from None
 
 
+def _require_camera(gallery: Gallery, device: str) -> None:
+    """404 unless the camera is registered or has previews (a page with no video yet)."""
+    if gallery.registry.get(device) is not None:
+        return
+    if not list_page(gallery.client, gallery.bucket, f"{layout.PREVIEW_PREFIX}{device}/",
+                     max_keys=1).keys:
+        raise Refusal(404, "not_found", f"no camera {device[:40]!r}")
+
+
 def _title(key: str, sidecar: Mapping[str, Any], zone: Any) -> str:
     name = key.rsplit("/", 1)[1].removesuffix(".mp4")
     if "/range/" not in key:
@@ -73,6 +82,7 @@ def videos(gallery: Gallery, device: str) -> list[Video]:
     ranges = sorted((k for k in sidecars if "/range/" in k), reverse=True)[:SHOWN]
     chosen = daily + ranges
     if not chosen:
+        _require_camera(gallery, device)
         return []
     with ThreadPoolExecutor(max_workers=min(_WORKERS, len(chosen))) as pool:
         documents = list(pool.map(lambda key: get_json(client, bucket, key), chosen))

@@ -95,8 +95,9 @@ def test_a_custom_range_runs_as_a_job_and_lands_in_the_list(client, s3, settings
     assert "2026-11-20 09:00 – 2026-11-20 10:00" in page
 
 
-def test_a_range_without_usable_frames_fails_with_the_reason(client, s3, settings):
-    # Given no capture at all / When a range is built
+def test_a_range_without_usable_frames_fails_with_the_reason(client, registry):
+    # Given a registered camera without any capture / When a range is built
+    registry.add("cam-1")
     form = client.get("/camera/cam-1/timelapse").get_data(as_text=True)
     response = client.post("/camera/cam-1/timelapse", data={
         "csrf_token": csrf_from(form), "from": "2026-11-20T09:00", "to": "2026-11-20T10:00"})
@@ -112,9 +113,13 @@ def test_a_range_without_usable_frames_fails_with_the_reason(client, s3, setting
     ({"from": "2026-01-01T00:00", "to": "2026-11-20T09:00"}, "at most 31 days"),
     ({"from": "2026-11-20T09:00", "to": "2026-11-20T10:00", "fps": "500"}, "fps must be 1-60"),
 ])
-def test_a_bad_range_form_is_refused_with_400_naming_the_field(client, fields, message):
-    # Given the range form / When it is posted with a bad field / Then 400 says which
-    form = client.get("/camera/cam-1/timelapse").get_data(as_text=True)
+def test_a_bad_range_form_is_refused_with_400_naming_the_field(client, registry, fields,
+                                                               message):
+    # Given a camera's range form / When it is posted with a bad field / Then 400 says which
+    registry.add("cam-1")
+    page = client.get("/camera/cam-1/timelapse")
+    assert page.status_code == 200
+    form = page.get_data(as_text=True)
     response = client.post("/camera/cam-1/timelapse",
                            data={"csrf_token": csrf_from(form), **fields})
     assert response.status_code == 400 and message in response.get_data(as_text=True)
@@ -133,6 +138,12 @@ def test_another_users_job_is_not_found(app, client, settings, s3):
     log_in(other, "bob", "another long password")
     # When bob asks for its progress / Then it does not exist for him
     assert other.get(f"/api/jobs/{location.split('job=')[1]}").status_code == 404
+
+
+def test_the_time_lapse_page_of_a_camera_that_does_not_exist_is_not_found(client):
+    # Given no camera "nosuch" / When its time-lapse page is opened / Then 404
+    assert client.get("/camera/nosuch/timelapse").status_code == 404
+    assert client.get("/camera/..%2Fusers/timelapse").status_code == 404
 
 
 def test_a_day_exports_as_a_streamed_valid_zip(client, s3, settings):
