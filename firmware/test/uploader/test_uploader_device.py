@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -297,3 +299,40 @@ def test_the_servers_own_state_logic_sees_the_config_applied_and_the_capture_don
     assert server.pending == []
     done = [c for c in server.commands if c.id == command.id]
     assert done[0].capture_id == "020000000001-1-10"
+
+
+def test_a_release_published_to_s3_installs_from_its_presigned_url(ingest, tmp_path, owner,
+                                                                   monkeypatch):
+    # Given 1.2.0 published with the server's own publish() into S3 (moto server), and the
+    # offer built as the ingest builds it: offer_json with a presigned GET
+    from moto.server import ThreadedMotoServer
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}",
+                              region_name="us-east-1")
+        client.create_bucket(Bucket="camcloud-fw")
+        image = firmware_image(300_000)
+        (tmp_path / "firmware.bin").write_bytes(image)
+        release = firmware_release.publish(client, "camcloud-fw", tmp_path / "firmware.bin",
+                                           "1.2.0", owner, now=datetime.now(UTC))
+        ingest.firmware = firmware_release.offer_json(client, "camcloud-fw", release, ttl=900)
+        assert "Signature=" in ingest.firmware["url"]  # presigned
+        (tmp_path / "ota.bin").write_bytes(b"\xe9old")
+        # When a camera running 1.0.0 checks in
+        summary = run(ingest, tmp_path, "--check-in", *ota_args(tmp_path, owner, "1.0.0"))
+    finally:
+        server.stop()
+    # Then it downloaded the image from S3, verified it and "flashed" it
+    assert summary["device"]["ota"] == {"result": "ok", "version": "1.2.0", "received": 300_000,
+                                        "http_status": 200}
+    assert (tmp_path / "ota.bin").read_bytes() == image
