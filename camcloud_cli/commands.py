@@ -6,8 +6,14 @@ import sys
 
 import click
 
+from camcloud_cli.alerts_commands import alerts_group
 from camcloud_cli.config import local_info, open_registry, open_users, refused_as_errors
+from camcloud_cli.device_commands import capture_command, config_command
+from camcloud_cli.export_commands import export_command
+from camcloud_cli.firmware_commands import firmware
 from camcloud_cli.maintenance import import_command, reprocess_command
+from camcloud_cli.share_commands import share
+from camcloud_cli.timelapse_commands import timelapse
 
 
 def terminal_safe(text: str) -> str:
@@ -174,3 +180,13 @@ def simulate(url: str | None, key: str | None, count: int, interval: float, size
         click.echo(f"  {terminal_safe(error)}", err=True)
     if result.failed:
         sys.exit(1)
+
+
+# Phase 2 (issues 15-17): each command in its own module.
+devices.add_command(config_command)
+devices.add_command(capture_command)
+main.add_command(firmware)
+main.add_command(timelapse)
+main.add_command(alerts_group)
+main.add_command(share)
+main.add_command(export_command)
