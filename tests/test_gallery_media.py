@@ -203,3 +203,26 @@ def test_the_job_runner_refuses_work_beyond_its_bound():
     finally:
         release.set()
         runner.close()
+
+
+def test_the_time_lapse_page_costs_one_listing_and_one_get_per_video(client, s3, settings):
+    # Given two videos of cam-1 (a day and a range) and a video of another camera
+    from tests.test_gallery import S3Calls
+
+    seed_hour(s3, settings.bucket)
+    seed_hour(s3, settings.bucket, device="cam-2", count=3)
+    for device, options in (("cam-1", Options()), ("cam-1", Options(fps=10)),
+                            ("cam-2", Options())):
+        build_timelapse(s3, settings.bucket, device, START, START + timedelta(hours=1),
+                        options, clock=lambda: NOW)
+    calls = S3Calls(s3)
+    # When cam-1's page is served
+    page = client.get("/camera/cam-1/timelapse").get_data(as_text=True)
+    # Then it lists cam-1's two videos only, for 1 listing, 1 sidecar GET each and the
+    # camera's registry record (its name)
+    assert len(video_srcs(page)) == 2 and all("/cam-1/" in src for src in video_srcs(page))
+    assert sorted(calls.names) == ["GetObject"] * 3 + ["ListObjectsV2"]
+    # And a second view reads the name from the registry's cache
+    calls.names.clear()
+    client.get("/camera/cam-1/timelapse")
+    assert sorted(calls.names) == ["GetObject"] * 2 + ["ListObjectsV2"]
