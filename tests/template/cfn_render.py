@@ -44,7 +44,9 @@ def _translated() -> str:
     assert not problems, problems
     sam = json.loads(json.dumps(source))
     # `sam package` replaces local code folders by S3 URIs before the transform sees them.
-    sam["Resources"]["ThumbnailerFunction"]["Properties"]["CodeUri"] = "s3://artifacts/fn.zip"
+    for resource in sam["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://artifacts/fn.zip"
     sam["Resources"]["CoreLayer"]["Properties"]["ContentUri"] = "s3://artifacts/layer.zip"
     # The translator asks boto3 for a region to pick the partition; name one (no call is made).
     ArnGenerator.BOTO_SESSION_REGION_NAME = REGION
