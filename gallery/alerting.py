@@ -7,6 +7,7 @@ redacted.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,8 @@ from gallery.services import Gallery
 # The test button waits for the answer: one retry after half a second, not the check's 3 tries.
 _TEST_ATTEMPTS = 2
 _TEST_BACKOFF_S = 0.5
-_key_cache: dict[str, str] = {}
+# Per gallery (app): a test's or a restarted app's key is never another's.
+_key_cache: weakref.WeakKeyDictionary[Gallery, str] = weakref.WeakKeyDictionary()
 
 
 def alerts_key(gallery: Gallery, ssm: Callable[[], Any] | None = None) -> str | None:
@@ -32,10 +34,10 @@ def alerts_key(gallery: Gallery, ssm: Callable[[], Any] | None = None) -> str | 
     name = settings.alerts_key_parameter
     if not name:
         return None
-    if name not in _key_cache:
+    if gallery not in _key_cache:
         client = ssm() if ssm else boto3.client("ssm", region_name=settings.region)
-        _key_cache[name] = notify.key_from_ssm(client, name)
-    return _key_cache[name]
+        _key_cache[gallery] = notify.key_from_ssm(client, name)
+    return _key_cache[gallery]
 
 
 def target_store(gallery: Gallery) -> TargetStore:

@@ -134,3 +134,20 @@ def test_open_incidents_show_on_the_cameras_page_and_in_the_history(client, s3, 
     # And the camera's history lists it, still open
     history = client.get("/camera/cam-1/alerts").get_data(as_text=True)
     assert "cam-1 is silent" in history and "still open" in history
+
+
+def test_the_alerts_key_can_come_from_an_ssm_parameter(settings, s3, gallery_user, webhook):
+    # Given the key in an SSM SecureString and only its name in the settings
+    import boto3
+
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/camcloud/alerts-key", Value=new_key(), Type="SecureString")
+    app = create_app(settings.with_changes(alerts_key_parameter="/camcloud/alerts-key"), s3)
+    app.config.update(TESTING=True)
+    client = app.test_client()
+    log_in(client, *gallery_user)
+    # When a target is added and tested / Then both work with that key
+    page = post(client, "/settings/alerts", url=webhook).get_data(as_text=True)
+    [target_id] = target_ids(page)
+    assert "Test message delivered." in post(
+        client, f"/settings/alerts/{target_id}/test").get_data(as_text=True)
