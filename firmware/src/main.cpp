@@ -497,7 +497,11 @@ void loop() {
 
     // Not before the wake's picture was taken (or the budget is spent), its upload is done and
     // SNTP has answered (bounded), so the RTC starts the next sleep set right.
-    if (battery_mode() && (g_wake_capture_done || g_rules.budget_spent(millis())) &&
+    // A capture-now that arrived with this wake's answer is taken first (unless the camera is
+    // gone or the budget is spent: the command waits at the ingest for the next wake).
+    bool command_waits = g_remote.pending_count() > 0 && camera().ready() &&
+                         !g_rules.budget_spent(millis());
+    if (battery_mode() && (g_wake_capture_done || g_rules.budget_spent(millis())) && !command_waits &&
         g_rules.may_sleep(millis(), g_clock.trusted(), g_status.frames_waiting)) {
         go_to_sleep();
     }

@@ -3,6 +3,9 @@
 // SNTP, the ingest (answers 201) and the 30 s task watchdog.
 #include <doctest/doctest.h>
 
+#include <memory>
+#include <string>
+
 #include "harness.h"
 
 using firmware_test::Boot;
@@ -79,5 +82,34 @@ TEST_SUITE("battery mode, whole firmware") {
         // One check-in while awake: a config change or capture-now still reaches it this way.
         CHECK(out.checkins == 1);
         CHECK(logged(out, "camera not found"));
+    }
+}
+
+TEST_SUITE("battery mode, whole firmware: device management") {
+    TEST_CASE("a capture-now waiting at the ingest is taken in the same wake, then the remote interval is slept") {
+        // Given an ingest whose answers carry a 10-minute interval and a pending capture-now
+        auto done = std::make_shared<bool>(false);
+        Boot b = wake();
+        b.ingest = [done](const std::string& request) {
+            if (request.find("\r\nX-Commands-Done: c9=") != std::string::npos) *done = true;
+            std::string commands = *done ? "[]" : R"([{"id": "c9", "type": "capture"}])";
+            std::string body = R"({"id": "x", "state": {"config": {"version": 1, "interval_s": 600},)"
+                               R"( "commands": )" + commands + R"(, "firmware": null}})";
+            return "HTTP/1.1 201 CREATED\r\nContent-Length: " + std::to_string(body.size()) +
+                   "\r\n\r\n" + body;
+        };
+        // When the camera wakes
+        Outcome out = boot(b);
+        INFO(out.serial);
+        // Then it uploads the wake's picture, takes and uploads the capture-now reporting it with
+        // that capture, and sleeps the interval the owner set
+        CHECK(out.ended == "deep_sleep");
+        REQUIRE(out.posts == 2);
+        size_t id_at = out.requests[1].find("\r\nX-Capture-Id: ") + 16;
+        std::string id = out.requests[1].substr(id_at, out.requests[1].find("\r\n", id_at) - id_at);
+        CHECK(out.requests[1].find("\r\nX-Commands-Done: c9=" + id + "\r\n") != std::string::npos);
+        CHECK(logged(out, "config 1 applied: every 600 s"));
+        CHECK(logged(out, "sleeping 600 s"));
+        CHECK(out.ended_ms < 45000);
     }
 }
