@@ -33,10 +33,16 @@ def create_app(settings: Settings | None = None, client: Any = None,
 
 
 def start_background(app: Flask) -> Callable[[], None]:
-    """Start the spool drainer (and with it the periodic metrics flush); returns its stop."""
-    drainer = services_of(app).drainer
-    drainer.start()
-    return drainer.stop
+    """Start the spool drainer (and with it the periodic metrics and status summary flushes);
+    returns its stop, which also writes the status summary one last time."""
+    services = services_of(app)
+    services.drainer.start()
+
+    def stop() -> None:
+        services.drainer.stop()
+        services.flush_status()
+
+    return stop
 
 
 def _http_error(exc: HTTPException) -> Any:

@@ -74,7 +74,8 @@ class Authenticator:
         except OSError:
             pass
 
-    def authenticate(self, key: str | None, claimed_device: str | None) -> DeviceRecord:
+    def authenticate(self, key: str | None, claimed_device: str | None, *,
+                     max_age: float | None = None) -> DeviceRecord:
         """The device of ``key``; AuthError if refused, RegistryUnavailable if S3 is down."""
         device = device_of_key(key) if key else None
         if device is not None and self._health.open:
@@ -82,7 +83,7 @@ class Authenticator:
             if known is not None:
                 return check_key(known, key or "", claimed_device)
         try:
-            record = self._registry.authenticate(key, claimed_device)
+            record = self._registry.authenticate(key, claimed_device, max_age=max_age)
         except AuthError:
             # A refusal comes from a fresh record: remember it (a revocation included).
             try:

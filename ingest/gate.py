@@ -66,14 +66,15 @@ class Gate:
         self._failures = failures
 
     def admit(self, key: str | None, claimed_device: str | None,
-              address: str | None) -> DeviceRecord:
+              address: str | None, *, max_age: float | None = None) -> DeviceRecord:
         """The device allowed to upload now; Refusal (401/403/429/503) otherwise.
 
         An address past its failure budget gets 429 before its key is looked at: no S3 read.
+        ``max_age`` bounds the age of the cached record (check-ins read it fresh).
         """
         self._failures.check(address)
         try:
-            device = self._auth.authenticate(key, claimed_device)
+            device = self._auth.authenticate(key, claimed_device, max_age=max_age)
         except AuthError as exc:
             self._failures.failed(address)
             raise Refusal(exc.status, exc.code, str(exc)) from None

@@ -18,10 +18,14 @@ from typing import IO, Any, cast
 from werkzeug.datastructures import Headers
 
 from camcloud import layout
+from camcloud.device_state import load_state
+from camcloud.devices import DeviceRecord
 from camcloud.errors import Refusal
+from camcloud.status import StatusRecorder
 from camcloud.validation import HeaderError, parse_captured_at, parse_telemetry
 from ingest import body as bodies
 from ingest.body import Body
+from ingest.desired import DesiredState
 from ingest.drainer import Drainer
 from ingest.gate import Gate
 from ingest.health import S3Health
@@ -81,17 +85,26 @@ def capture_id_of(headers: Headers) -> str | None:
     return capture_id
 
 
+# A check-in reads the device record fresh: a config set a moment ago reaches the camera at
+# its next check-in (SPEC: "within one checkin_s"); uploads use the registry's cache.
+CHECKIN_RECORD_AGE = 0.0
+
+
 class Ingest:
-    """Accepts uploads: authenticate, rate-limit, validate, store or spool."""
+    """Accepts uploads and check-ins: authenticate, rate-limit, validate, store or spool."""
 
     def __init__(self, gate: Gate, keeper: Keeper, metrics: Metrics, *, max_upload_bytes: int,
-                 tmp_dir: str, clock: Clock | None = None) -> None:
+                 tmp_dir: str, clock: Clock | None = None,
+                 desired: DesiredState | None = None,
+                 status: StatusRecorder | None = None) -> None:
         self._gate = gate
         self._keeper = keeper
         self._metrics = metrics
         self._limit = max_upload_bytes
         self.tmp_dir = tmp_dir
         self._clock = clock or Clock()
+        self._desired = desired
+        self._status = status
 
     def accept(self, request: Request) -> Outcome:
         """Answer one upload (never raises for anything the request contains)."""
@@ -99,7 +112,7 @@ class Ingest:
         body = Body(self.tmp_dir, self._limit)
         fields: dict[str, Any] = {"device": None, "capture_id": None}
         try:
-            capture = self._capture(request, body, fields)
+            capture, record = self._capture(request, body, fields)
             kept = self._keeper.keep(capture, body)
         except Refusal as exc:
             self._log(exc.code, exc.status, body.size, started, fields, rejected=True)
@@ -108,7 +121,42 @@ class Ingest:
             body.close()
         self._log(kept.outcome, kept.status, capture.size, started,
                   {**fields, "key": kept.document.get("key")})
-        return Outcome(kept.status, kept.document)
+        self._note_upload(capture, record)
+        document = dict(kept.document)
+        if self._desired is not None:
+            document["state"] = self._desired.answer(record, request.headers)
+        return Outcome(kept.status, document)
+
+    def check_in(self, request: Request) -> Outcome:
+        """Answer ``GET /device/state``: the desired state, after recording the camera's report."""
+        headers = request.headers
+        try:
+            record = self._gate.admit(device_key(headers), headers.get("X-Device-Id"),
+                                      request.remote_addr, max_age=CHECKIN_RECORD_AGE)
+        except Refusal as exc:
+            event("checkin", logging.INFO, outcome=exc.code, status=exc.status)
+            return Outcome(exc.status, exc.body(), exc.headers)
+        if self._status is not None:
+            self._status.note_checkin(record.device, at=self._clock.now().timestamp())
+        state = self._desired.answer(record, headers) if self._desired is not None else None
+        event("checkin", logging.INFO, device=record.device, outcome="ok", status=200)
+        return Outcome(200, {"state": state})
+
+    def _note_upload(self, capture: Capture, record: DeviceRecord) -> None:
+        """Tell the status summary (the alerts' last-seen data) about an accepted upload."""
+        if self._status is None:
+            return
+        try:
+            config = load_state(record.to_json()).config
+            self._status.note_upload(
+                capture.device, received_at=capture.time.received_at.timestamp(),
+                captured_at=capture.time.captured_at.timestamp(),
+                telemetry=capture.telemetry,
+                # Version 0: nothing set on the server, the camera runs its compiled interval.
+                interval_s=config.interval_s if config.version > 0 else None,
+            )
+        except Exception:  # noqa: BLE001 - the summary must never cost an upload
+            event("status_note_failed", logging.ERROR, device=capture.device, exc_info=True)
 
     def _log(self, outcome: str, status: int, size: int, started: float,
              fields: dict[str, Any], *, rejected: bool = False) -> None:
@@ -120,8 +168,9 @@ class Ingest:
         event("upload", logging.INFO, **fields, bytes=size, outcome=outcome, status=status,
               latency_ms=round(seconds * 1000, 2))
 
-    def _capture(self, request: Request, body: Body, fields: dict[str, Any]) -> Capture:
-        """Authenticate, rate-limit and validate the request into a Capture."""
+    def _capture(self, request: Request, body: Body,
+                 fields: dict[str, Any]) -> tuple[Capture, DeviceRecord]:
+        """Authenticate, rate-limit and validate the request into a Capture (and its device)."""
         headers = request.headers
         received_at = self._clock.now()
         device = self._gate.admit(device_key(headers), headers.get("X-Device-Id"),
@@ -142,7 +191,7 @@ class Ingest:
             time=capture_time,
             telemetry=parse_telemetry(cast(Mapping[str, str], headers)),
             body=body.read_all() if body.in_memory else None, path=body.path,
-        )
+        ), device
 
 
 class Operations:

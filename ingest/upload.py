@@ -1,4 +1,4 @@
-"""``POST /upload``: the device protocol (SPEC "Device upload protocol (v1)"), over Flask."""
+"""``POST /upload`` and ``GET /device/state``: the device protocol (v1, v1.1), over Flask."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ def client_address(incoming: Request) -> str | None:
 def upload() -> Any:
     """Store one capture sent by a camera."""
     outcome = services_of().ingest.accept(
+        service.Request(request.headers, request.stream, client_address(request))
+    )
+    response = jsonify(outcome.body)
+    response.status_code = outcome.status
+    response.headers.update(outcome.headers)
+    return response
+
+
+@bp.get("/device/state")
+def device_state() -> Any:
+    """A camera's check-in without an image: its desired state (protocol v1.1)."""
+    outcome = services_of().ingest.check_in(
         service.Request(request.headers, request.stream, client_address(request))
     )
     response = jsonify(outcome.body)

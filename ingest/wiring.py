@@ -7,6 +7,7 @@ foreground.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +18,14 @@ from camcloud.devices import DeviceRegistry
 from camcloud.ratelimit import RateLimiter
 from camcloud.s3 import LazyClient, lazy, make_client
 from camcloud.settings import Settings
+from camcloud.status import StatusRecorder, writer_name
 from ingest.auth import Authenticator
+from ingest.desired import DesiredState, ReleaseCache
 from ingest.drainer import Drainer
 from ingest.gate import FailureLimiter, Gate
 from ingest.health import S3Health
 from ingest.keeper import Keeper
+from ingest.logs import event
 from ingest.metrics import Metrics
 from ingest.s3put import FastPut
 from ingest.service import Clock, Ingest, Operations
@@ -76,6 +80,21 @@ class Services:
     health: S3Health
     ingest: Ingest
     operations: Operations
+    status: StatusRecorder
+
+    def tick(self) -> None:
+        """The background thread's periodic work: flush the metrics, write the summary if due."""
+        self.metrics.flush()
+        self.status.flush_if_due(self.s3.get(), self.settings.bucket)
+
+    def flush_status(self) -> None:
+        """Write the status summary now if it holds anything (at stop; S3 errors only logged)."""
+        if not self.status.document()["cameras"]:
+            return
+        try:
+            self.status.flush(self.s3.get(), self.settings.bucket)
+        except Exception as exc:  # noqa: BLE001 - stopping must not fail for the summary
+            event("status_flush_failed", logging.WARNING, error=str(exc)[:200])
 
 
 def build_services(settings: Settings, client: Any = None, clock: Clock | None = None) -> Services:
@@ -92,18 +111,28 @@ def build_services(settings: Settings, client: Any = None, clock: Clock | None =
                               clock=clock.monotonic, max_cached=settings.key_cache_entries)
     auth = Authenticator(registry, health, root / "devices" if usable else None)
     auth.prepare()
+    wall = clock.now
+    # One summary per worker process (gunicorn builds the app after forking: the pid is its own).
+    status = StatusRecorder(writer_name("ingest"), clock=lambda: wall().timestamp())
     drainer = Drainer(spool, store, on_drained=lambda _capture, created: metrics.drained(created),
-                      on_tick=metrics.flush, on_s3=health.record)
+                      on_s3=health.record)
+    desired = DesiredState(
+        s3.get, settings.bucket, registry, health, status, presign_ttl=settings.presign_ttl,
+        now=clock.now, releases=ReleaseCache(s3.get, settings.bucket, clock=clock.monotonic),
+    )
     ingest = Ingest(
         _gate(settings, auth, clock), Keeper(store, spool, drainer, health, metrics), metrics,
         max_upload_bytes=settings.max_upload_bytes,
         # Large bodies are received into files next to the spool, so spooling one is a rename.
         tmp_dir=str(spool.tmp_dir) if usable else tempfile.gettempdir(),
-        clock=clock,
+        clock=clock, desired=desired, status=status,
     )
-    return Services(settings=settings, s3=s3, registry=registry, store=store, spool=spool,
-                    drainer=drainer, metrics=metrics, health=health, ingest=ingest,
-                    operations=Operations(health, spool, drainer, metrics))
+    services = Services(settings=settings, s3=s3, registry=registry, store=store, spool=spool,
+                        drainer=drainer, metrics=metrics, health=health, ingest=ingest,
+                        operations=Operations(health, spool, drainer, metrics), status=status)
+    # The drainer's thread (started by start_background only) is the worker's timer.
+    drainer.on_tick = services.tick
+    return services
 
 
 def _fast_put(settings: Settings, client: Any, s3: LazyClient) -> Callable[[], FastPut] | None:
