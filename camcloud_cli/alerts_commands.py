@@ -10,7 +10,7 @@ import click
 
 from camcloud.settings import Settings
 from camcloud_cli.config import open_bucket
-from camcloud_cli.errors import one_line, service_errors
+from camcloud_cli.errors import OneLineGroup, one_line, service_errors
 
 if TYPE_CHECKING:
     from camcloud import alerts, notify
@@ -48,7 +48,7 @@ def run_alerts_pass(settings: Settings, client: Any, *, now: Callable[[], float]
                         deliver=notifier.deliver, dlq_depth=dlq_depth)
 
 
-@click.group("alerts")
+@click.group("alerts", cls=OneLineGroup)
 def alerts_group() -> None:
     """Camera alerts: run a check, manage where messages go."""
 

@@ -10,7 +10,7 @@ import click
 
 from camcloud import device_state
 from camcloud_cli.config import open_bucket
-from camcloud_cli.errors import service_errors
+from camcloud_cli.errors import OneLineCommand, service_errors
 
 # Command-line option -> the settings field it changes (docs/device-management.md).
 _FIELDS = {
@@ -24,7 +24,7 @@ _FIELDS = {
 }
 
 
-@click.command("config")
+@click.command("config", cls=OneLineCommand)
 @click.argument("device")
 @click.option("--interval", default=None, help="Seconds between interval captures (5-86400).")
 @click.option("--image-mode", default=None,
@@ -50,7 +50,7 @@ def config_command(device: str, **options: Any) -> None:
     click.echo(json.dumps(config.to_json(), indent=2))
 
 
-@click.command("capture")
+@click.command("capture", cls=OneLineCommand)
 @click.argument("device")
 def capture_command(device: str) -> None:
     """Queue a capture-now for DEVICE; prints the command id (done at its next check-in)."""

@@ -32,3 +32,28 @@ def service_errors() -> Iterator[None]:
         if type(exc).__name__ == "TargetKeyError":
             raise click.ClickException(one_line(str(exc))) from None
         raise
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors (a bad option value, a missing one) are one line too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as click does; a usage error becomes ``Error: <what>`` without the usage."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise click.ClickException(one_line(exc.format_message())) from None
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a usage error it raises is one line as well."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise click.ClickException(one_line(exc.format_message())) from None
+
+
+class OneLineGroup(click.Group):
+    """A group whose commands are :class:`OneLineCommand` (and whose subgroups are too)."""
+
+    command_class = OneLineCommand
+    group_class = type

@@ -10,12 +10,12 @@ import click
 
 from camcloud.export import day_range, export_zip
 from camcloud_cli.config import open_bucket
-from camcloud_cli.errors import service_errors
+from camcloud_cli.errors import OneLineCommand, service_errors
 from camcloud_cli.progress import progress
 from camcloud_cli.times import parse_range
 
 
-@click.command("export")
+@click.command("export", cls=OneLineCommand)
 @click.option("--device", required=True, help="The camera.")
 @click.option("--date", "day", default=None, help="A whole day (YYYY-MM-DD, gallery time zone).")
 @click.option("--since", default=None, help="Range start (ISO time; gallery time zone).")

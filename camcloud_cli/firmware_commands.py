@@ -9,12 +9,12 @@ import click
 
 from camcloud import firmware_release
 from camcloud_cli.config import open_bucket
-from camcloud_cli.errors import service_errors
+from camcloud_cli.errors import OneLineGroup, service_errors
 
 DEFAULT_KEY = "camcloud-firmware.pem"
 
 
-@click.group("firmware")
+@click.group("firmware", cls=OneLineGroup)
 def firmware() -> None:
     """Sign, publish and follow firmware updates."""
 

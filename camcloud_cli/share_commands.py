@@ -8,7 +8,7 @@ import click
 
 from camcloud.shares import ShareStore, describe, parse_ttl
 from camcloud_cli.config import local_info, open_bucket
-from camcloud_cli.errors import one_line, service_errors
+from camcloud_cli.errors import OneLineGroup, one_line, service_errors
 
 # The gallery's public page (gallery/share_pages.py: ``/s/<token>``).
 SHARE_ROUTE = "/s/"
@@ -27,7 +27,7 @@ def gallery_base(given: str | None) -> str:
     return url.rstrip("/")
 
 
-@click.group("share")
+@click.group("share", cls=OneLineGroup)
 def share() -> None:
     """Share links: a capture, a camera's day or a time-lapse, without a login."""
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import click
 
 from camcloud_cli.config import open_bucket
-from camcloud_cli.errors import service_errors
+from camcloud_cli.errors import OneLineGroup, service_errors
 from camcloud_cli.progress import progress
 from camcloud_cli.times import parse_range
 
 
-@click.group("timelapse")
+@click.group("timelapse", cls=OneLineGroup)
 def timelapse() -> None:
     """Time-lapse videos of a camera's captures."""
 
