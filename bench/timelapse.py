@@ -13,6 +13,7 @@ in-memory S3 inflates the builder's RSS. Each run is its own process; its peak R
 from __future__ import annotations
 
 import argparse
+import bisect
 import io
 import json
 import os
@@ -41,15 +42,21 @@ class DirectoryClient:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._names: dict[str, list[str]] = {}
 
     def list_objects_v2(self, *, Bucket: str, Prefix: str, MaxKeys: int = 1000,  # noqa: N803
                         StartAfter: str = "") -> dict[str, Any]:
         """ListObjectsV2 over the files under ``Prefix`` (one directory level: enough here)."""
-        directory = self.root / Prefix
-        names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-        keys = [Prefix + n for n in names if Prefix + n > StartAfter]
-        page = keys[:MaxKeys]
-        return {"Contents": [{"Key": k} for k in page], "IsTruncated": len(keys) > MaxKeys}
+        # Read the directory once and answer pages of it, as S3 does: a listing that rebuilt
+        # 10,000 names per page would charge its garbage to the builder's peak memory.
+        if Prefix not in self._names:
+            directory = self.root / Prefix
+            self._names[Prefix] = sorted(os.listdir(directory)) if directory.is_dir() else []
+        names = self._names[Prefix]
+        first = bisect.bisect_right(names, StartAfter[len(Prefix):]) if StartAfter else 0
+        page = names[first:first + MaxKeys]
+        return {"Contents": [{"Key": Prefix + n} for n in page],
+                "IsTruncated": first + MaxKeys < len(names)}
 
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
         """GetObject: the file's bytes, NoSuchKey if there is none."""
