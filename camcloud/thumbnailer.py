@@ -29,6 +29,7 @@ from camcloud import imaging, layout
 from camcloud.devices import ROTATIONS, DeviceRegistry
 from camcloud.records import build_record, parse_object_metadata
 from camcloud.s3 import StoredObject, delete_keys, exists, put_bytes, put_json, read_object
+from camcloud.status import StatusRecorder
 from camcloud.validation import JpegError, jpeg_length
 
 PROCESSOR = "camcloud-thumbnailer/1"
@@ -182,10 +183,13 @@ class Thumbnailer:
         registry: DeviceRegistry | None = None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        status: StatusRecorder | None = None,
     ) -> None:
         self._client = client_factory
         self._registry = registry
         self._clock = clock
+        # The alerts' last-seen summary: good and error records per camera (docs/alerts...).
+        self.status = status
 
     def process_event(self, event: dict[str, Any]) -> BatchResult:
         """Handle every record of an S3 event batch.
@@ -196,7 +200,9 @@ class Thumbnailer:
         """
         result = BatchResult()
         first_failure: BaseException | None = None
+        buckets: set[str] = set()
         for change in iter_changes(event):
+            buckets.add(change.bucket)
             try:
                 ref = layout.parse_key(change.key)
             except layout.LayoutError:
@@ -223,9 +229,23 @@ class Thumbnailer:
                 result.errors[change.key] = str(record.get("error_code"))
             else:
                 result.processed.append(change.key)
+            self._note(ref.device, record)
+        self._flush_status(buckets)
         if result.failed:
             raise BatchFailed(result) from first_failure
         return result
+
+    def _note(self, device: str, record: dict[str, Any] | None) -> None:
+        if self.status is None or record is None:
+            return
+        ok = record["status"] != "error"
+        self.status.note_processed(device, at=self._clock().timestamp(), ok=ok,
+                                   error_code=None if ok else str(record.get("error_code")))
+
+    def _flush_status(self, buckets: set[str]) -> None:
+        """Write the summary if due, once per batch (never fails the batch)."""
+        if self.status is not None and len(buckets) == 1:
+            self.status.flush_if_due(self._client(), next(iter(buckets)))
 
     def process_capture(self, bucket: str, ref: layout.CaptureRef) -> dict[str, Any] | None:
         """Render one original and write its thumbnail, preview and record (idempotent).

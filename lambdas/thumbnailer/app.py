@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from camcloud.devices import DeviceRegistry
 from camcloud.s3 import LazyClient, lazy
 from camcloud.settings import Settings
+from camcloud.status import StatusRecorder, writer_name
 from camcloud.thumbnailer import BatchFailed, BatchResult, Thumbnailer
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ def build_thumbnailer(settings: Settings | None = None, client: Any = None) -> T
     resolved = settings or Settings.from_env()
     s3 = LazyClient(resolved, client)
     registry = DeviceRegistry(s3.get, resolved.bucket, cache_seconds=resolved.key_cache_seconds)
-    return Thumbnailer(s3.get, registry)
+    # One last-seen summary per container (or local worker), flushed when due after a batch.
+    return Thumbnailer(s3.get, registry, status=StatusRecorder(writer_name("thumbnailer")))
 
 
 def make_handler(settings: Settings | None = None, client: Any = None) -> Handler:
