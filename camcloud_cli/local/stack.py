@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,22 @@ from camcloud import layout
 from camcloud.s3 import get_json, iter_keys, make_client
 from camcloud.settings import Settings
 from camcloud.worker import EventWorker
+from camcloud_cli.alerts_commands import run_alerts_pass
 from camcloud_cli.config import use_fake_credentials
 from camcloud_cli.local import banner as banners
 from camcloud_cli.local.aws import MotoServer, create_resources
 from camcloud_cli.local.router import split_by_path
 from camcloud_cli.local.seed import DEMO_DEVICE, DEMO_USER, seed
+from camcloud_cli.local.timers import (
+    ALERTS_TICK_S,
+    DAILY_TICK_S,
+    AlertsTimer,
+    DailyTimelapse,
+    Periodic,
+    queue_depth,
+)
 from gallery import create_app as create_gallery
+from gallery.jobs import InProcessJobRunner, JobContext, default_handlers
 from lambdas.thumbnailer.app import make_handler
 
 LOCAL_BUCKET = "camcloud-local"
@@ -58,6 +69,9 @@ class LocalStack:
         self.sqs: Any = None
         self.queue_url = ""
         self.dlq_url = ""
+        # The schedules (daily time-lapse, alert check) and the gallery's background jobs.
+        self.timers: list[Periodic] = []
+        self._jobs: InProcessJobRunner | None = None
 
     @property
     def bucket(self) -> str:
@@ -90,6 +104,7 @@ class LocalStack:
         self.worker.start()
         seeded = seed(self.s3, self.bucket)
         self._serve()
+        self._start_timers()
         self._write_info(seeded.device_key, seeded.password)
 
     def _settings(self, endpoint: str) -> Settings:
@@ -111,11 +126,29 @@ class LocalStack:
         ingest_app = ingest.create_app(self.settings, self.s3)
         # The ingest's drainer runs where the process model lives: here, or gunicorn's hook.
         self._stop_drainer = ingest.start_background(ingest_app)
-        web = split_by_path(ingest_app, create_gallery(self.settings, self.s3))
+        self._jobs = InProcessJobRunner(default_handlers(JobContext(
+            lambda: self.s3, self.bucket, time.time, self.settings.gallery_timezone)))
+        gallery_app = create_gallery(self.settings, self.s3, jobs=self._jobs)
+        web = split_by_path(ingest_app, gallery_app)
         self._http = make_server(self.host, self.port, web, threaded=True)
         self.port = self._http.server_port
         threading.Thread(target=self._http.serve_forever, name="camcloud-http",
                          daemon=True).start()
+
+    def _start_timers(self) -> None:
+        """The daily time-lapse (checked every minute) and the alert check (every 5 min)."""
+        assert self.settings is not None
+        settings, s3, sqs, dlq_url = self.settings, self.s3, self.sqs, self.dlq_url
+        daily = DailyTimelapse(s3, self.bucket, settings.gallery_timezone,
+                               self.workdir / "timelapse.json", clock=lambda: datetime.now(UTC))
+        checks = AlertsTimer(lambda **kw: run_alerts_pass(settings, s3, **kw),
+                             lambda: queue_depth(sqs, dlq_url))
+        self.timers = [Periodic("daily-timelapse", daily.tick, DAILY_TICK_S),
+                       # Like the AWS schedule: the first check one period after the start.
+                       Periodic("alerts-check", checks.tick, ALERTS_TICK_S,
+                                first_delay=ALERTS_TICK_S)]
+        for timer in self.timers:
+            timer.start()
 
     def _write_info(self, device_key: str, password: str) -> None:
         assert self.settings is not None and self._moto is not None
@@ -135,11 +168,17 @@ class LocalStack:
         info_path.chmod(0o600)
 
     def stop(self) -> None:
-        """Stop the web server, the drainer, the worker and moto, in that order."""
+        """Stop the schedules, the web server, the jobs, the drainer, the worker and moto."""
+        for timer in self.timers:
+            timer.stop()
+        self.timers = []
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None
         if self._stop_drainer is not None:
             self._stop_drainer()
             self._stop_drainer = None
