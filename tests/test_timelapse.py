@@ -150,7 +150,7 @@ def test_date_stamp_is_burned_into_the_lower_left_corner(s3: Any, tmp_path: Path
         import av
 
         with av.open(str(download(s3, BUCKET, key, tmp_path / name))) as container:
-            return next(container.decode(video=0)).to_image().convert("L")
+            return next(container.decode(video=0)).to_image().convert("L")  # type: ignore[no-untyped-call]
 
     a, b = first_frame(plain.key, "a.mp4"), first_frame(stamped.key, "b.mp4")
     corner = (0, 200, 120, 240)

@@ -49,10 +49,11 @@ def seed(
                                                             mark=len(capture_id) * 7)
     s3.put_object(Bucket=bucket, Key=ref.preview_key, Body=body, ContentType="image/jpeg")
     if record:
-        stored = {"captured_at": at.astimezone(UTC).isoformat(), "received_at": None,
-                  "clock": "device", "bytes": len(body),
-                  "sha256": sha256 or hashlib.sha256(body + capture_id.encode()).hexdigest(),
-                  "telemetry": {}}
+        stored: dict[str, Any] = {
+            "captured_at": at.astimezone(UTC).isoformat(), "received_at": None,
+            "clock": "device", "bytes": len(body),
+            "sha256": sha256 or hashlib.sha256(body + capture_id.encode()).hexdigest(),
+            "telemetry": {}}
         if status == "error":
             document = build_record(ref, stored, processed_at="2026-11-21T00:00:00Z",
                                     processor="test", error="not a JPEG",
@@ -75,7 +76,7 @@ def decode_video(path: Path) -> dict[str, Any]:
         stream = container.streams.video[0]
         lumas = []
         for frame in container.decode(stream):
-            gray = frame.to_image().convert("L")
+            gray = frame.to_image().convert("L")  # type: ignore[no-untyped-call]
             lumas.append(ImageStat.Stat(gray).mean[0])
         return {
             "codec": stream.codec_context.name,
