@@ -1,20 +1,24 @@
 """A camera's settings changed through the gallery's form in real Chromium, on the local stack.
 
-The page follows the camera's report (pending -> done, drift -> in sync) without a reload.
+The page follows the camera's report (pending -> done, drift -> in sync) without a reload, and
+the done request links to the capture the camera uploaded through the ingest.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import urllib3
 from moto import mock_aws
 from playwright.sync_api import Page, expect, sync_playwright
 
 from camcloud import device_state
+from camcloud.simulate import make_frame
 from camcloud_cli.local import LocalStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
@@ -88,15 +92,26 @@ def test_a_setting_changed_through_the_form_reaches_the_cameras_desired_state(st
     pending = page.locator("li.command.pending")
     expect(pending).to_have_count(1)
     command_id = pending.get_attribute("data-command")
-    # When the camera reports the settings applied and the capture taken, while the page is open
+    # When the camera uploads the capture through the ingest, reporting the settings applied
+    # and the command done with that capture, while the page is open
     page.get_by_label("Capture interval (seconds)").fill("900")  # half-typed, not saved
-    device_state.report(stack.s3, stack.bucket, "demo-cam",
-                        {"X-Config-Version": "1", "X-Commands-Done": f"{command_id}=now-1"},
-                        now=datetime.now(UTC))
+    key = stack.info["devices"]["demo-cam"]
+    response = urllib3.request("POST", stack.info["upload_url"], body=make_frame(640, 480, 1),
+                               headers={
+        "Content-Type": "image/jpeg", "Authorization": f"Bearer {key}",
+        "X-Captured-At": f"{time.time():.3f}", "X-Capture-Id": "now-1",
+        "X-Config-Version": "1", "X-Commands-Done": f"{command_id}=now-1"})
+    assert response.status == 201, response.data
     # Then, without a reload, the request turns done with a link and the settings in sync
     done = page.locator(f'li.command[data-command="{command_id}"]')
     expect(done).to_have_attribute("data-status", "done", timeout=20_000)
-    expect(done.get_by_role("link", name="see capture now-1")).to_be_visible()
     expect(page.locator(".sync")).to_have_attribute("data-drift", "no")
     # And what the user was typing is left alone
     expect(page.get_by_label("Capture interval (seconds)")).to_have_value("900")
+    # When the link is followed (once the thumbnailer made the capture's record)
+    stack.wait_for_records(1, timeout=60)
+    done.get_by_role("link", name="see capture now-1").click()
+    # Then the capture's own page opens, showing its image
+    expect(page).to_have_url(re.compile(r"/capture/demo-cam_[0-9]{13}_now-1\?next="))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img')].some(i => i.complete && i.naturalWidth > 0)")
