@@ -5,10 +5,12 @@
 #     finding is skipped in the template with its reason);
 #  2. shellcheck on the deploy scripts, systemd-analyze verify on the units, nginx -t on
 #     both proxy sites;
-#  3. `sam build` (SAM CLI in .venv-sam; python3.13 for the Lambda runtime) for arm64, what
-#     `make deploy` ships, and for x86_64, what this machine can import;
-#  4. the x86_64 artifact, imported from the build directory, processes events/ samples
-#     against moto (tests/lambda_build, in .venv-lambda: the runtime's Python version).
+#  3. `sam build` (SAM CLI in .venv-sam; BuildMethod: makefile, so no local python3.13) for
+#     arm64, what `make deploy` ships, and for x86_64, what this machine can import;
+#  4. the x86_64 artifacts, imported from the build directory, process events/ samples
+#     against moto (tests/lambda_build, in .venv-lambda: the runtime's Python version when
+#     python3.13 is here; otherwise a build for the local Python with the same pins, and the
+#     script says so: the 3.13 wheels themselves are then built but not imported).
 # The tests on the SAM-translated template (tests/template) run with the rest of pytest in
 # `make test-python`; they need no build.
 set -euo pipefail
@@ -28,7 +30,13 @@ quiet_or_fail() {
 }
 
 ensure_sam
-ensure_lambda_python
+if ensure_lambda_python; then
+  import_python=$LAMBDA_PYTHON
+  import_version=3.13
+else
+  import_python=${PYTHON:-python3}
+  import_version=$("$import_python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
@@ -115,16 +123,23 @@ done
 step "sam build (arm64, as deployed)"
 "$SAM" build
 step "sam build (x86_64, for the import test)"
-"$SAM" build --build-dir .aws-sam/test-build --parameter-overrides ThumbnailerArchitecture=x86_64
+if [ "$import_version" != 3.13 ]; then
+  echo "no $LAMBDA_PYTHON here: this x86_64 build takes the wheels for Python $import_version"
+  echo "(same requirements), so $import_python can import it; the arm64 build above is 3.13's."
+fi
+CAMCLOUD_LAMBDA_ARCH=x86_64 CAMCLOUD_LAMBDA_PYTHON_VERSION=$import_version \
+  "$SAM" build --build-dir .aws-sam/test-build --parameter-overrides ThumbnailerArchitecture=x86_64
 
-step "the built thumbnailer against moto"
+step "the built functions (thumbnailer, time-lapse, alerts) against moto"
 lambda_venv=.venv-lambda
-lambda_requirements="boto3>=1.34,<2 moto[s3]>=5.0.20,<6 pytest>=8,<10 pytest-timeout>=2.3,<3"
-if [ "$(cat "$lambda_venv/.requirements" 2>/dev/null)" != "$lambda_requirements" ]; then
-  "$LAMBDA_PYTHON" -m venv "$lambda_venv"
+lambda_requirements="boto3>=1.34,<2 moto[s3,ssm,sqs,sns]>=5.0.20,<6 pytest>=8,<10 pytest-timeout>=2.3,<3"
+lambda_stamp="python$import_version $lambda_requirements"
+if [ "$(cat "$lambda_venv/.requirements" 2>/dev/null)" != "$lambda_stamp" ]; then
+  rm -rf "$lambda_venv"
+  "$import_python" -m venv "$lambda_venv"
   # shellcheck disable=SC2086 # one requirement per word
   "$lambda_venv/bin/python" -m pip install -q $lambda_requirements
-  echo "$lambda_requirements" >"$lambda_venv/.requirements"
+  echo "$lambda_stamp" >"$lambda_venv/.requirements"
 fi
 CAMCLOUD_LAMBDA_BUILD_DIR=.aws-sam/test-build "$lambda_venv/bin/python" -m pytest \
   tests/lambda_build --confcutdir=tests/lambda_build -p no:cacheprovider
