@@ -11,7 +11,6 @@ cd "$(dirname "$0")/.."
 # shellcheck source=deploy/sam-env.sh
 . deploy/sam-env.sh
 ensure_sam
-ensure_lambda_python
 python=${PYTHON:-.venv/bin/python}
 "$SAM" build
 bash deploy/make-release.sh

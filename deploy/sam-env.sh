@@ -1,10 +1,12 @@
 # Sourced by scripts/test-template.sh and deploy/deploy.sh: the SAM CLI in its own virtualenv
-# (it pins boto3 and click below what camcloud uses) and the Python the Lambda runtime needs.
+# (it pins boto3 and click below what camcloud uses). The functions build with BuildMethod:
+# makefile (deploy/lambda-function.mk): pip fetches the runtime's (CPython 3.13) wheels from
+# any Python, so no local python3.13 is needed.
 # shellcheck shell=bash
 
 SAM_VENV=${SAM_VENV:-.venv-sam}
 SAM_REQUIREMENT='aws-sam-cli>=1.140,<2'
-LAMBDA_PYTHON=python3.13 # template.yaml's Runtime: sam build runs pip with this interpreter
+LAMBDA_PYTHON=python3.13 # template.yaml's Runtime; only the import test uses it, when present
 export SAM_CLI_TELEMETRY=0
 
 # ensure_sam: create or reuse $SAM_VENV with the SAM CLI; sets SAM to its executable.
@@ -18,9 +20,12 @@ ensure_sam() {
   fi
   # shellcheck disable=SC2034 # read by the scripts that source this file
   SAM="$SAM_VENV/bin/sam"
+  # The pip deploy/lambda-function.mk runs (the system python3 may have none).
+  CAMCLOUD_LAMBDA_PIP="$PWD/$SAM_VENV/bin/python -m pip"
+  export CAMCLOUD_LAMBDA_PIP
 }
 
-# ensure_lambda_python: make $LAMBDA_PYTHON runnable (a pyenv version if need be), or stop.
+# ensure_lambda_python: make $LAMBDA_PYTHON runnable (a pyenv version if need be), or return 1.
 ensure_lambda_python() {
   if ! "$LAMBDA_PYTHON" -V >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then
     local wanted=${LAMBDA_PYTHON#python} version
@@ -31,9 +36,5 @@ ensure_lambda_python() {
       export PYENV_VERSION
     fi
   fi
-  if ! "$LAMBDA_PYTHON" -V >/dev/null 2>&1; then
-    echo "sam build needs $LAMBDA_PYTHON (the thumbnailer's Lambda runtime) on PATH." >&2
-    echo "Install it (e.g. 'pyenv install 3.13' or your OS's python3.13 package) and retry." >&2
-    return 1
-  fi
+  "$LAMBDA_PYTHON" -V >/dev/null 2>&1
 }
