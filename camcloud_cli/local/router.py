@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 # Paths the reverse proxy sends to the ingest on EC2; the local stack routes the same way.
-INGEST_PATHS = ("/upload", "/healthz", "/readyz", "/metrics")
+INGEST_PATHS = ("/upload", "/device/state", "/healthz", "/readyz", "/metrics")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
