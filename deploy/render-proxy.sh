@@ -51,6 +51,11 @@ app_locations() {
         error_page 502 503 504 = @ingest_unavailable;
         proxy_pass http://camcloud_ingest;
     }
+    location = /device/state {
+        # Device check-ins (protocol v1.1): a GET with the device key, answered by the ingest.
+        error_page 502 503 504 = @ingest_unavailable;
+        proxy_pass http://camcloud_ingest;
+    }
     location = /healthz {
         # The load balancer's check: says "ok" and nothing else.
         proxy_pass http://camcloud_ingest;

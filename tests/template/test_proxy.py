@@ -250,6 +250,21 @@ def test_uploads_reach_the_ingest_with_their_size_and_the_camera_address(
     assert http_proxy.gallery.seen == []
 
 
+def test_device_check_ins_reach_the_ingest_not_the_gallery(https_proxy: Proxy) -> None:
+    """Given a camera checking in (protocol v1.1), when it GETs /device/state, the ingest answers.
+
+    Regression: the site sent /device/state to the gallery (404), so no camera could check in.
+    """
+    status, _, body = https_proxy.request(
+        "GET", "/device/state", None, {"X-Api-Key": "k"}, tls=True
+    )
+
+    assert (status, json.loads(body)) == (200, {"service": "ingest"})
+    (seen,) = https_proxy.ingest.seen
+    assert seen.headers["x-api-key"] == "k"
+    assert https_proxy.gallery.seen == []
+
+
 def test_a_chunked_upload_reaches_the_ingest_with_a_content_length(http_proxy: Proxy) -> None:
     """Given a chunked body, when it is proxied, then the ingest sees one sized body."""
     chunks = [b"\xff\xd8", os.urandom(200_000), os.urandom(50_000), b"\xff\xd9"]
