@@ -5,6 +5,10 @@
   publish_release.py --image keep|latest  print the parameter overrides for a new image ("": keep)
   publish_release.py --summary       print the URLs, the firmware lines and the TLS trust
 
+Uploading also makes the alert targets' key once: an SSM SecureString parameter
+/camcloud/STACK/alerts-key holding a Fernet key, which the gallery and the alert check read
+(kept as it is on every later deploy: the stored targets are encrypted with it).
+
 Reads the stack name and region from samconfig.toml (written by `sam deploy --guided`), or
 from --stack-name/--region. The host's helper and updater go first and the tarball last, so a
 host never finds a release without the scripts that install it.
@@ -110,6 +114,30 @@ def image_overrides(session: Any, settings: dict[str, str], wanted: str) -> str:
     return f'{kept} ImageId="{found["Parameter"]["Value"]}"'.strip()
 
 
+def alerts_key_parameter(stack_name: str) -> str:
+    """The SSM parameter the template's AlertsKeyParameter output names."""
+    return f"/camcloud/{stack_name}/alerts-key"
+
+
+def ensure_alerts_key(ssm: Any, stack_name: str) -> bool:
+    """Create the alert targets' key as a SecureString unless it exists; True if created."""
+    import base64
+    import os
+
+    # A Fernet key (camcloud.notify.new_key): 32 random bytes, url-safe base64.
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    try:
+        ssm.put_parameter(Name=alerts_key_parameter(stack_name), Value=key, Type="SecureString",
+                          Overwrite=False,
+                          Description="camcloud alert targets' Fernet key (never rotate in "
+                                      "place: stored targets would no longer decrypt)")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterAlreadyExists":
+            return False
+        raise
+    return True
+
+
 def summary(session: Any, stack_name: str) -> None:
     """Print what the cameras and the owner need, with the TLS authority's fingerprint."""
     outputs = stack_outputs(session.client("cloudformation"), stack_name)
@@ -172,6 +200,8 @@ def main(argv: list[str] | None = None, samconfig: Path = ROOT / "samconfig.toml
         parser.error(f"{args.release} is missing: run deploy/make-release.sh")
     bucket = stack_bucket(session.client("cloudformation"), stack_name, args.wait_for_stack)
     upload(session, bucket, args.release)
+    if ensure_alerts_key(session.client("ssm"), stack_name):
+        print(f"made the alert targets' key: {alerts_key_parameter(stack_name)}")
     if not args.wait_for_stack:
         summary(session, stack_name)
     return 0

@@ -109,3 +109,31 @@ def test_regression_a_new_image_keeps_every_other_saved_parameter(
         'UndeleteDays="14"',
         'ImageId="ami-0newer"',
     ]
+
+
+def test_deploy_makes_the_alert_targets_key_once_and_never_replaces_it(
+    deployed_stack: None, tmp_path: Path
+) -> None:
+    """Given a first deploy, then a SecureString Fernet key is made at the parameter the
+    template names; given a second deploy, then the same key is kept (targets stored with it
+    must still decrypt)."""
+    from cryptography.fernet import Fernet
+
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(
+        'version = 0.1\n[default.global.parameters]\nstack_name = "camcloud"\n'
+        '[default.deploy.parameters]\nregion = "eu-central-1"\n'
+    )
+    release = tmp_path / "camcloud-release.tar.gz"
+    release.write_bytes(b"release bytes")
+    ssm = boto3.client("ssm", region_name="eu-central-1")
+    publisher = load_publisher()
+
+    publisher.main(["--release", str(release)], samconfig=samconfig)
+    first = ssm.get_parameter(Name="/camcloud/camcloud/alerts-key", WithDecryption=True)
+    publisher.main(["--release", str(release)], samconfig=samconfig)
+    second = ssm.get_parameter(Name="/camcloud/camcloud/alerts-key", WithDecryption=True)
+
+    assert first["Parameter"]["Type"] == "SecureString"
+    Fernet(first["Parameter"]["Value"])  # a valid key
+    assert second["Parameter"]["Value"] == first["Parameter"]["Value"]
