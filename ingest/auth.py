@@ -78,7 +78,11 @@ class Authenticator:
                      max_age: float | None = None) -> DeviceRecord:
         """The device of ``key``; AuthError if refused, RegistryUnavailable if S3 is down."""
         device = device_of_key(key) if key else None
-        if device is not None and self._health.open:
+        # A fresh read (a check-in: max_age given) tries S3 again once the breaker has waited,
+        # so a camera that only checks in sees the outage end; uploads wait for their probe.
+        read_fresh = max_age is not None and max_age <= 0
+        retry = read_fresh and self._health.retry_due()
+        if device is not None and self._health.open and not retry:
             known = self._remembered(device)
             if known is not None:
                 return check_key(known, key or "", claimed_device)
@@ -94,9 +98,14 @@ class Authenticator:
                 self._remember(fresh)
             raise
         except (BotoCoreError, ClientError) as exc:
+            # S3 is failing: open the breaker, so the rest of this request (the upload, the
+            # state) and the next ones do not wait on it again.
+            self._health.record(False)
             known = self._remembered(device)
             if known is None:
                 raise RegistryUnavailable(str(exc)) from exc
             return check_key(known, key or "", claimed_device)
+        if read_fresh:
+            self._health.record(True)  # that read went to S3, and S3 answered
         self._remember(record)
         return record

@@ -62,6 +62,12 @@ class S3Health:
             self._probing = True
             return True
 
+    def retry_due(self) -> bool:
+        """Whether the breaker is open and has waited ``open_seconds`` since the last failure
+        (a check-in, which writes nothing, may then read S3 again without taking the probe)."""
+        failed_at = self._failed_at
+        return failed_at is not None and self._clock() - failed_at >= self.open_seconds
+
     @property
     def open(self) -> bool:
         """Whether S3 failed recently (uploads go to the spool)."""

@@ -243,6 +243,17 @@ def test_check_in_is_answered_when_s3_is_down_from_the_record_it_holds(
     # Then the 202 carries the state built from the cached record, never an error
     assert queued.status == 202
     assert queued.body["state"]["config"]["interval_s"] == 120
+    # ...and a check-in (which would read the record fresh) is answered from it too
+    clock.advance(10)
+    checked = check_in(services, key, {"X-Config-Version": "1"})
+    assert checked.status == 200 and checked.body["state"]["config"]["interval_s"] == 120
+    # ...and once S3 is back, a camera that only checks in gets its report recorded
+    fault_proxy.set_mode("pass")
+    clock.advance(services.health.open_seconds + 1)
+    assert check_in(services, key, {"X-Config-Version": "1"}).status == 200
+    state = device_state.read_state(ingest_bucket.client, ingest_bucket.settings.bucket, DEVICE)
+    assert state.applied.config_version == 1
+    assert services.health.open is False
 
 
 def http_get_state(url: str, headers: dict[str, str]) -> Any:
