@@ -560,9 +560,9 @@ def observe_report(
     """After a report changed a camera's firmware state: confirm or halt the rollout in S3."""
     if release is None:
         return None
-    rollout, changed = observe(release.rollout, device, before, after, now=now)
-    if not changed:
-        return release.rollout
+    # Decide on a fresh read, never on ``release.rollout``: the ingest caches the release for
+    # seconds, and a camera admitted after that read would look unknown and never confirm.
+    # Only a changed firmware state gets here, so this read is rare.
     rollout, _ = _update_rollout(
         client, bucket, release.version, lambda r: observe(r, device, before, after, now=now)
     )

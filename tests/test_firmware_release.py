@@ -423,6 +423,28 @@ def test_the_rollout_widens_only_while_devices_confirm(
                                                                                    "cam-2"}
 
 
+def test_a_confirmation_counts_when_the_ingest_holds_a_release_read_before_the_offer(
+    s3, settings, private_key, image_file, cameras
+):
+    # Regression: the ingest caches the release for seconds; with a copy read before the
+    # camera was admitted, its "ok" was shown in status but never reached rollout.confirmed,
+    # so the rollout could never widen.
+    bucket = settings.bucket
+    publish(s3, bucket, image_file, "1.2.0", private_key, now=NOW, devices=cameras)
+    cached = load_release(s3, bucket)
+    # Given cam-1 was offered (and admitted) the update
+    record = get_json(s3, bucket, layout.device_key("cam-1"))
+    assert state_for_answer(s3, bucket, "cam-1", {"X-Firmware": "1.0.0"}, record=record,
+                            now=NOW, ttl=TTL, release=cached)["firmware"]
+    # When it comes back on the new version, answered with the same cached release
+    record = get_json(s3, bucket, layout.device_key("cam-1"))
+    state_for_answer(s3, bucket, "cam-1", {"X-Firmware": "1.2.0", "X-Ota-Result": "ok"},
+                     record=record, now=NOW, ttl=TTL, release=cached)
+    # Then the rollout records the confirmation
+    rollout = get_json(s3, bucket, "firmware/1.2.0/rollout.json")
+    assert set(rollout["confirmed"]) == {"cam-1"}
+
+
 def test_a_camera_stuck_for_a_day_does_not_hold_the_wave_back(
     s3, settings, private_key, image_file, cameras
 ):
