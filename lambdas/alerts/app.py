@@ -108,12 +108,7 @@ def run_check(clients: Clients, settings: Settings, config: AlertsConfig, *,
                           deliver=notifier.deliver,
                           dlq_depth=dlq_depth(clients.sqs, config.dlq_url))
     halted = rollout_halted(clients.s3, settings.bucket)
-    metrics.add_metric(name="AlertIncidentsOpened", unit=MetricUnit.Count,
-                       value=len(result.opened))
-    metrics.add_metric(name="AlertIncidentsClosed", unit=MetricUnit.Count,
-                       value=len(result.closed))
-    metrics.add_metric(name="AlertDeliveryFailures", unit=MetricUnit.Count,
-                       value=len(result.failures))
+    # One metric only ($0.30 a month each): the counts are in the summary line of the log.
     metrics.add_metric(name="FirmwareRolloutHalted", unit=MetricUnit.Count,
                        value=1 if halted else 0)
     summary = result.summary()
