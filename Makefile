@@ -3,20 +3,34 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two stamps: `make run` installs what the stack needs (.[local]); `make test` adds [dev]
+# (pytest, Playwright, mypy, cfn-lint, ...), ~5x the download.
+RUN_STAMP := $(VENV)/.installed-local
+STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-python test-firmware test-template test-host system-deps lint bench deploy clean
+.PHONY: run test test-python test-firmware test-template test-host test-fresh system-deps lint bench deploy clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "camcloud needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || \
+	  { echo "$(PYTHON) cannot make a virtualenv: on Debian, apt-get install python3-venv"; exit 1; }
+	@echo "camcloud: creating $(VENV) with $$($(PYTHON) --version)"
+	$(PYTHON) -m venv $(VENV)
 
-## run: start the local stack (S3+SQS in moto, worker, ingest + gallery on :8080)
-run: $(STAMP)
+# Not -q: pip's own lines (Collecting ..., progress bars on a terminal) are the progress.
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "camcloud: installing what the local stack needs (pip install -e '.[local]')"
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[local]'
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "camcloud: installing the test tools (pip install -e '.[dev]')"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(RUN_STAMP) $(STAMP)
+
+## run: start the local stack (S3+SQS in moto, worker, ingest + gallery on :8080; PORT= to move)
+run: $(RUN_STAMP)
 	$(BIN)/python -m camcloud_cli local
 
 ## test: install what the tests need, then run every suite
@@ -47,6 +61,10 @@ test-template: $(STAMP)
 ## test-host: the ingest host's setup for real in a Debian bookworm container (root; a few minutes)
 test-host: system-deps $(STAMP)
 	bash scripts/test-host.sh
+
+## test-fresh: the two commands on a fresh Debian 12 root (root, debootstrap; tens of minutes)
+test-fresh: system-deps
+	bash scripts/test-fresh.sh
 
 ## deploy: sam build + release, sam deploy (--guided the first time); IMAGE=latest moves to a new Ubuntu image
 deploy: $(STAMP)

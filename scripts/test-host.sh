@@ -14,6 +14,8 @@
 # this machine's apt uses. Takes a few minutes; .ci/run runs it after `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/debian-root.sh
+. scripts/lib/debian-root.sh
 started=$SECONDS
 step() { printf '\n== [%3ds] %s\n' $((SECONDS - started)) "$*"; }
 fail() { echo "test-host: FAILED: $*" >&2; exit 1; }
@@ -22,8 +24,7 @@ fail() { echo "test-host: FAILED: $*" >&2; exit 1; }
 for tool in debootstrap systemd-nspawn nsenter curl; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/system-deps.sh"
 done
-mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+mirror=$(debian_mirror)
 [ -n "$mirror" ] || fail "no Debian mirror in /etc/apt/sources.list(.d)"
 
 root=$(mktemp -d /var/tmp/camcloud-host.XXXXXX)
@@ -49,29 +50,8 @@ for port in 80 443 8001 8002; do
   ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "port $port is in use here"
 done
 
-# The pristine debootstrap result is cached for a week (a rerun skips ~2-4 minutes).
-cache=/var/cache/camcloud-test-host/bookworm-minbase.tar
-if [ -f "$cache" ] && [ -z "$(find "$cache" -mtime +7)" ]; then
-  step "bookworm from the debootstrap cache $cache"
-  tar -xf "$cache" -C "$root"
-else
-  step "debootstrap bookworm from $mirror"
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates,procps \
-    bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$work/debootstrap.log"; fail "debootstrap"; }
-  install -d "$(dirname "$cache")"
-  tar -cf "$cache.new" -C "$root" . && mv -f "$cache.new" "$cache"
-fi
-# The container's / : mktemp made it 0700 (and the cache keeps that), so no service user
-# could enter it.
-chmod 0755 "$root"
-cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/" 2>/dev/null || true
-# The host reaches PyPI the way this machine does: the same extra CA certificates (a network
-# that inspects TLS) in its trust store, which pip is told to use (PIP_CERT below).
-if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-  chroot "$root" update-ca-certificates >/dev/null 2>&1 || fail "update-ca-certificates"
-fi
+step "Debian 12 root (scripts/lib/debian-root.sh: cached debootstrap, this machine's CAs)"
+debian_root "$root" "$mirror" "$work/debootstrap.log" || fail "debian root"
 echo camcloud-host >"$root/etc/hostname"
 
 step "release, and moto standing in for S3, SSM, STS, CloudWatch"

@@ -59,7 +59,8 @@ fi
 grep -q "Failed checks: 0," "$root/checkov.txt"
 
 step "shellcheck deploy scripts"
-shellcheck -x deploy/*.sh deploy/sam-env.sh scripts/test-template.sh scripts/test-host.sh
+shellcheck -x deploy/*.sh deploy/sam-env.sh scripts/test-template.sh scripts/test-host.sh \
+  scripts/test-fresh.sh
 
 step "systemd-analyze verify deploy/systemd/*"
 # A throwaway root: the host's stock units, the camcloud units, and stand-ins for the

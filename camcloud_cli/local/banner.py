@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from camcloud_cli.local.seed import DEMO_DEVICE
+
+
+def camcloud_command() -> str:
+    """How to run ``camcloud`` from here: on PATH, else this venv's script (relative if inside)."""
+    script = Path(sys.executable).parent / "camcloud"
+    if shutil.which("camcloud") == str(script):
+        return "camcloud"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def banner(info: dict[str, Any], workdir: Path) -> str:
@@ -25,7 +38,7 @@ def banner(info: dict[str, Any], workdir: Path) -> str:
             f"    curl -sS -H 'Authorization: Bearer {key}' -H 'Content-Type: image/jpeg' \\",
             f"         --data-binary @photo.jpg {info['upload_url']}",
             "  or simulate a camera:",
-            "    camcloud simulate --count 20",
+            f"    {camcloud_command()} simulate --count 20",
             "",
             f"  these facts are also in {workdir / 'local.json'}",
         ]
