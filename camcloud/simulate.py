@@ -66,6 +66,8 @@ class CameraSimulator:
     timeout: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     on_progress: Callable[[int, str], None] | None = None
+    # Told before each wait between attempts: (capture id, retry number, seconds, reason).
+    on_retry: Callable[[str, int, float, str], None] | None = None
 
     def run(self) -> SimulationResult:
         """Capture and upload every frame; returns the tally."""
@@ -111,6 +113,9 @@ class CameraSimulator:
             if status and status not in RETRYABLE:
                 break
             if attempt < self.retries:
+                if self.on_retry is not None:
+                    reason = f"{status} {message}" if status else f"no response ({message})"
+                    self.on_retry(capture_id, attempt + 1, wait, reason)
                 self.sleep(wait)
                 delay = min(delay * 2, 30.0)
         result.failed += 1

@@ -7,7 +7,13 @@ import sys
 import click
 
 from camcloud_cli.alerts_commands import alerts_group
-from camcloud_cli.config import local_info, open_registry, open_users, refused_as_errors
+from camcloud_cli.config import (
+    local_info,
+    open_registry,
+    open_users,
+    refused_as_errors,
+    require_local_stack,
+)
 from camcloud_cli.device_commands import capture_command, config_command
 from camcloud_cli.export_commands import export_command
 from camcloud_cli.firmware_commands import firmware
@@ -150,10 +156,13 @@ def _size(value: str) -> tuple[int, int]:
 @click.option("--resend-probability", default=0.0, show_default=True,
               type=click.FloatRange(0, 1), help="Chance a stored capture is sent again, as "
               "when the camera never saw the response.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=None, type=int,
+              help="Repeat the frames and ids of an earlier run (default: a new seed, printed).")
 def simulate(url: str | None, key: str | None, count: int, interval: float, size: str,
-             retries: int, resend_probability: float, seed: int) -> None:
+             retries: int, resend_probability: float, seed: int | None) -> None:
     """Act as a camera: capture frames and upload them with the device protocol."""
+    import secrets
+
     from tqdm import tqdm
 
     from camcloud.simulate import CameraSimulator
@@ -162,14 +171,23 @@ def simulate(url: str | None, key: str | None, count: int, interval: float, size
         info = local_info()
         if info is None:
             raise click.ClickException("give --url and --key, or start `camcloud local` first")
+        require_local_stack(info)
         url = url or info["upload_url"]
         key = key or next(iter(info["devices"].values()))
     width, height = _size(size)
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    click.echo(f"seed {seed} (--seed {seed} sends these frames again)", err=True)
+
+    def waiting(capture_id: str, retry: int, seconds: float, reason: str) -> None:
+        click.echo(f"{capture_id}: {terminal_safe(reason)[:120]}; retry {retry} of {retries} "
+                   f"in {seconds:g} s (waiting for {url} to answer)", err=True)
+
     with tqdm(total=count, unit="img", disable=None) as bar:
         simulator = CameraSimulator(
             url=url, key=key, count=count, interval=interval, width=width, height=height,
             retries=retries, resend_probability=resend_probability, seed=seed,
-            on_progress=lambda _index, _outcome: bar.update(1),
+            on_progress=lambda _index, _outcome: bar.update(1), on_retry=waiting,
         )
         result = simulator.run()
     click.echo(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -41,11 +43,33 @@ def local_info(path: Path = LOCAL_INFO) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+NOT_RUNNING = "the local stack is not running: start it with make run"
+
+
+def local_stack_running(info: dict[str, Any], timeout: float = 1.0) -> bool:
+    """Whether the local stack that wrote ``info`` still answers on its S3 port."""
+    address = urlsplit(str(info.get("s3_endpoint", "")))
+    if not address.hostname or not address.port:
+        return False
+    try:
+        with socket.create_connection((address.hostname, address.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_local_stack(info: dict[str, Any]) -> None:
+    """One line instead of a botocore traceback when local.json outlived its stack."""
+    if not local_stack_running(info):
+        raise click.ClickException(f"{NOT_RUNNING} ({LOCAL_INFO} is from a stopped stack)")
+
+
 def load_settings() -> Settings:
     """Settings from ``CAMCLOUD_*``; without a bucket, the running local stack's."""
     if not os.environ.get("CAMCLOUD_BUCKET"):
         info = local_info()
         if info is not None:
+            require_local_stack(info)
             use_fake_credentials()
             click.echo(f"(using the local stack at {info['s3_endpoint']})", err=True)
             return Settings.from_env(

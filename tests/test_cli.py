@@ -12,6 +12,7 @@ from camcloud.devices import DeviceRegistry
 from camcloud.users import UserStore
 from camcloud_cli import main as cli
 from tests.conftest import BUCKET
+from tests.support import free_port
 
 
 @pytest.fixture
@@ -115,3 +116,45 @@ def test_users_logout_all_ends_every_session_of_the_user(runner, s3):
     # And an unknown user is a clear error
     unknown = runner.invoke(cli, ["users", "logout-all", "bob"])
     assert unknown.exit_code == 1 and "no user 'bob'" in unknown.output
+
+
+def stale_local_info(tmp_path, port: int) -> None:
+    """A .camcloud/local.json left behind by a stack that has stopped (nothing on ``port``)."""
+    (tmp_path / ".camcloud").mkdir()
+    (tmp_path / ".camcloud" / "local.json").write_text(json.dumps({
+        "s3_endpoint": f"http://127.0.0.1:{port}", "bucket": "camcloud-local",
+        "region": "us-east-1", "upload_url": f"http://127.0.0.1:{port}/upload",
+        "devices": {"demo-cam": "cc1_demo-cam_x"},
+    }))
+
+
+@pytest.mark.parametrize("command", [["devices", "list"], ["users", "list"],
+                                     ["simulate", "--count", "1"]])
+def test_commands_after_the_stack_stopped_print_one_line_not_a_botocore_traceback(
+    command, monkeypatch, tmp_path
+):
+    # Given the local stack stopped, its local.json left behind
+    monkeypatch.delenv("CAMCLOUD_BUCKET", raising=False)
+    monkeypatch.chdir(tmp_path)
+    stale_local_info(tmp_path, free_port())
+    # When a command that needs it runs
+    result = CliRunner().invoke(cli, command)
+    # Then it says in one line that the stack is not running and how to start it
+    assert result.exit_code == 1
+    assert "the local stack is not running: start it with make run" in result.output
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
+
+
+def test_simulate_says_what_it_waits_for_and_prints_a_new_seed_each_run():
+    # Given an upload URL where nothing answers
+    url = f"http://127.0.0.1:{free_port()}/upload"
+    # When simulate runs twice with the default seed
+    runs = [CliRunner().invoke(cli, ["simulate", "--url", url, "--key", "cc1_x_y", "--count",
+                                     "1", "--retries", "1"]) for _ in range(2)]
+    # Then each retry says what it is waiting for, and the run fails in the end
+    for run in runs:
+        assert run.exit_code == 1
+        assert run.output.count(f"waiting for {url} to answer") == 1, run.output
+    # And each run printed its own seed, which --seed repeats
+    seeds = [re.search(r"seed (\d+) \(--seed \1 ", run.output).group(1) for run in runs]
+    assert seeds[0] != seeds[1]
