@@ -8,6 +8,7 @@ import click
 
 from camcloud_cli.alerts_commands import alerts_group
 from camcloud_cli.config import (
+    camcloud_command,
     local_info,
     open_registry,
     open_users,
@@ -65,13 +66,68 @@ def devices() -> None:
 @click.option("--name", default="", help="A human name for the gallery.")
 @click.option("--rotation", default=0, type=click.Choice(["0", "90", "180", "270"]),
               help="Rotate this camera's images clockwise (degrees).")
-@click.option("--rotate", "rotate_key", is_flag=True, help="Replace an existing device's key.")
+# The old key-replacing flag, next to --rotation, was easy to mistake: it now only points to
+# the commands that say what they do.
+@click.option("--rotate", "rotate_key", is_flag=True, hidden=True)
 def devices_add(device: str, name: str, rotation: str, rotate_key: bool) -> None:
     """Register DEVICE and print its key (shown once; only its hash is stored)."""
+    if rotate_key:
+        raise click.ClickException(
+            f"--rotate is gone: `camcloud devices rotate-key {device}` gives a new key, "
+            f"`camcloud devices set {device} --rotation {rotation}` turns its images"
+        )
+    registry = open_registry()
     with refused_as_errors():
-        _, key = open_registry().add(device, name=name, rotation=int(rotation),
-                                     replace=rotate_key)
+        if registry.get(device, fresh=True) is not None:
+            raise click.ClickException(
+                f"device {device} exists already: change its name or rotation with "
+                f"`camcloud devices set {device}`, or give it a new key with "
+                f"`camcloud devices rotate-key {device}`"
+            )
+        _, key = registry.add(device, name=name, rotation=int(rotation))
     click.echo(f"device {device} registered. Its key (shown once, store it now):")
+    click.echo(key)
+
+
+@devices.command("set")
+@click.argument("device")
+@click.option("--name", default=None, help="A human name for the gallery.")
+@click.option("--rotation", default=None, type=click.Choice(["0", "90", "180", "270"]),
+              help="Rotate this camera's images clockwise (degrees).")
+def devices_set(device: str, name: str | None, rotation: str | None) -> None:
+    """Change DEVICE's name or rotation; its key stays as it is."""
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = name
+    if rotation is not None:
+        changes["rotation"] = int(rotation)
+    if not changes:
+        raise click.UsageError("give --name and/or --rotation")
+    registry = open_registry()
+    with refused_as_errors():
+        before = registry.get(device, fresh=True)
+        if before is None:
+            raise click.ClickException(f"unknown device {device!r} (see `camcloud devices list`)")
+        record = registry.update(device, **changes)
+    click.echo(f"device {device}: name {terminal_safe(record.name)!r}, rotation "
+               f"{record.rotation}; its key is unchanged")
+    if record.rotation != before.rotation:
+        # Thumbnails already rendered keep the old rotation until rendered again.
+        click.echo("new captures turn with it; to re-render the thumbnails it already has:")
+        click.echo(f"  {camcloud_command()} reprocess --device {device}")
+
+
+@devices.command("rotate-key")
+@click.argument("device")
+def devices_rotate_key(device: str) -> None:
+    """Give DEVICE a new key: the old one stops working (the camera needs the new one)."""
+    registry = open_registry()
+    with refused_as_errors():
+        if registry.get(device, fresh=True) is None:
+            raise click.ClickException(f"unknown device {device!r} (see `camcloud devices list`)")
+        _, key = registry.add(device, replace=True)
+    click.echo(f"device {device} has a new key; its old key no longer works. "
+               "The new key (shown once, store it now):")
     click.echo(key)
 
 

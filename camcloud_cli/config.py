@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,17 @@ def local_info(path: Path = LOCAL_INFO) -> dict[str, Any] | None:
 
 
 NOT_RUNNING = "the local stack is not running: start it with make run"
+
+
+def camcloud_command() -> str:
+    """How to run ``camcloud`` from here: on PATH, else this venv's script (relative if inside)."""
+    script = Path(sys.executable).parent / "camcloud"
+    if shutil.which("camcloud") == str(script):
+        return "camcloud"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def local_stack_running(info: dict[str, Any], timeout: float = 1.0) -> bool:

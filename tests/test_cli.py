@@ -8,7 +8,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from camcloud.devices import DeviceRegistry
+from camcloud.devices import AuthError, DeviceRegistry
 from camcloud.users import UserStore
 from camcloud_cli import main as cli
 from tests.conftest import BUCKET
@@ -45,7 +45,8 @@ def test_bad_device_ids_and_duplicates_are_clear_errors(runner):
     assert bad.exit_code == 1 and "invalid device id" in bad.output
     runner.invoke(cli, ["devices", "add", "garden"])
     again = runner.invoke(cli, ["devices", "add", "garden"])
-    assert again.exit_code == 1 and "--rotate" in again.output
+    assert again.exit_code == 1 and "devices set garden" in again.output
+    assert "devices rotate-key garden" in again.output
 
 
 def test_users_add_list_remove(runner):
@@ -158,3 +159,47 @@ def test_simulate_says_what_it_waits_for_and_prints_a_new_seed_each_run():
     # And each run printed its own seed, which --seed repeats
     seeds = [re.search(r"seed (\d+) \(--seed \1 ", run.output).group(1) for run in runs]
     assert seeds[0] != seeds[1]
+
+
+def test_devices_set_changes_name_and_rotation_and_the_key_keeps_working(runner, s3):
+    # Given a registered camera and its key
+    added = runner.invoke(cli, ["devices", "add", "garden", "--name", "Garden"])
+    key = re.search(r"cc1_garden_\S+", added.output).group(0)
+    # When its name and rotation change
+    changed = runner.invoke(cli, ["devices", "set", "garden", "--name", "Back garden",
+                                  "--rotation", "180"])
+    # Then the same key still authenticates, with the new settings
+    assert changed.exit_code == 0, changed.output
+    record = DeviceRegistry(lambda: s3, BUCKET).authenticate(key)
+    assert (record.name, record.rotation) == ("Back garden", 180)
+    # And it offers the command that re-renders the thumbnails it already has
+    assert "reprocess --device garden" in changed.output
+    # And a name-only change does not offer it
+    renamed = runner.invoke(cli, ["devices", "set", "garden", "--name", "Garden"])
+    assert renamed.exit_code == 0 and "reprocess" not in renamed.output
+
+
+def test_rotation_next_to_the_old_rotate_flag_no_longer_replaces_the_key(runner, s3):
+    # Given a registered camera
+    added = runner.invoke(cli, ["devices", "add", "garden"])
+    key = re.search(r"cc1_garden_\S+", added.output).group(0)
+    # When the old `--rotate --rotation 180` is typed
+    mistaken = runner.invoke(cli, ["devices", "add", "garden", "--rotate", "--rotation", "180"])
+    # Then nothing changes and it names the two commands that say what they do
+    assert mistaken.exit_code == 1
+    assert "rotate-key garden" in mistaken.output and "set garden --rotation 180" in mistaken.output
+    assert DeviceRegistry(lambda: s3, BUCKET).authenticate(key) is not None
+
+
+def test_devices_rotate_key_gives_a_new_key_and_the_old_one_stops(runner, s3):
+    added = runner.invoke(cli, ["devices", "add", "garden", "--rotation", "90"])
+    old = re.search(r"cc1_garden_\S+", added.output).group(0)
+    rotated = runner.invoke(cli, ["devices", "rotate-key", "garden"])
+    assert rotated.exit_code == 0, rotated.output
+    new = re.search(r"cc1_garden_\S+", rotated.output).group(0)
+    registry = DeviceRegistry(lambda: s3, BUCKET)
+    assert registry.authenticate(new).rotation == 90
+    with pytest.raises(AuthError):
+        registry.authenticate(old)
+    unknown = runner.invoke(cli, ["devices", "rotate-key", "nosuch"])
+    assert unknown.exit_code == 1 and "unknown device" in unknown.output

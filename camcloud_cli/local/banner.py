@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
+from camcloud_cli.config import camcloud_command
 from camcloud_cli.local.seed import DEMO_DEVICE
-
-
-def camcloud_command() -> str:
-    """How to run ``camcloud`` from here: on PATH, else this venv's script (relative if inside)."""
-    script = Path(sys.executable).parent / "camcloud"
-    if shutil.which("camcloud") == str(script):
-        return "camcloud"
-    try:
-        return str(script.relative_to(Path.cwd()))
-    except ValueError:
-        return str(script)
 
 
 def banner(info: dict[str, Any], workdir: Path) -> str:
