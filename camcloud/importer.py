@@ -140,7 +140,8 @@ def import_folder(
         try:
             plan = plan_import(path)
         except JpegError as exc:
-            result.skipped[str(path)] = f"{exc.code}: {exc}"
+            # The message says it all ("the JPEG is truncated"); the code would repeat it.
+            result.skipped[str(path)] = str(exc)
             outcome = "skipped"
         except OSError as exc:
             result.skipped[str(path)] = f"unreadable: {exc}"

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from camcloud.users import MIN_PASSWORD_LENGTH
 from camcloud_cli.alerts_commands import alerts_group
 from camcloud_cli.config import (
     camcloud_command,
@@ -48,12 +49,27 @@ def local(port: int, workdir: str) -> None:
 
     from camcloud_cli.local import LocalStack, run_forever
 
+    _require_free_port(port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The ingest writes its own JSON lines; the plain root handler would print each twice.
     logging.getLogger("camcloud.ingest").propagate = False
     run_forever(LocalStack(workdir, port=port))
+
+
+def _require_free_port(port: int) -> None:
+    """A one-line answer naming PORT= when another program holds the port."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise click.ClickException(
+                f"port {port} is in use: stop what uses it, or pick another port with "
+                f"PORT={port + 1} make run (camcloud local --port {port + 1})"
+            ) from None
 
 
 @main.group()
@@ -157,7 +173,9 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+# The rule is said before the password is typed (twice), not after.
+@click.option("--password", prompt=f"Password (at least {MIN_PASSWORD_LENGTH} characters)",
+              hide_input=True, confirmation_prompt=True)
 @click.option("--replace", is_flag=True, help="Set a new password for an existing user.")
 def users_add(name: str, password: str, replace: bool) -> None:
     """Create gallery user NAME."""

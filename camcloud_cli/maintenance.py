@@ -40,6 +40,14 @@ def reprocess_command(device: str | None, since: datetime | None, until: datetim
         raise click.ClickException(str(exc)) from None
     registry = DeviceRegistry(lambda: client, settings.bucket,
                               cache_seconds=settings.key_cache_seconds)
+    if device is not None and not refs:
+        # "of 0" alone reads like success for a misspelt camera.
+        if registry.get(device, fresh=True) is None:
+            raise click.ClickException(f"unknown device {device!r}: no such camera and no "
+                                       "captures (see `camcloud devices list`)")
+        click.echo(f"device {device} has no captures to re-render"
+                   + (" in that time range" if since or until else ""))
+        return
     thumbnailer = Thumbnailer(lambda: client, registry)
     with tqdm(total=len(refs), unit="capture", disable=None) as bar:
         result = reprocess(thumbnailer, settings.bucket, refs, jobs=jobs,

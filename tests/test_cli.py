@@ -203,3 +203,27 @@ def test_devices_rotate_key_gives_a_new_key_and_the_old_one_stops(runner, s3):
         registry.authenticate(old)
     unknown = runner.invoke(cli, ["devices", "rotate-key", "nosuch"])
     assert unknown.exit_code == 1 and "unknown device" in unknown.output
+
+
+def test_users_add_says_the_password_rule_before_asking(runner):
+    # When a user is added with a too-short password
+    result = runner.invoke(cli, ["users", "add", "bob"], input="short\nshort\n")
+    # Then the prompt said the rule before the password was typed
+    prompt_end = result.output.index(":")
+    assert "at least 8 characters" in result.output[:prompt_end]
+
+
+def test_camcloud_local_on_a_busy_port_names_the_port_setting(tmp_path, monkeypatch):
+    # Given another program listening on the port
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        # When the local stack is started on it
+        result = CliRunner().invoke(cli, ["local", "--port", str(port)])
+    # Then it says so in one line, with how to pick another port
+    assert result.exit_code == 1
+    assert f"port {port} is in use" in result.output and "PORT=" in result.output

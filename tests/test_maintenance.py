@@ -183,7 +183,9 @@ def test_import_stores_a_folder_once_with_exif_or_file_times(
 
     assert first.exit_code == 0, first.output
     assert "stored 3, already there 0, skipped 1 (of 4 JPEG files)" in first.output
-    assert "broken.jpg: truncated" in first.output
+    # The reason is said once (regression: "truncated: the JPEG is truncated")
+    assert "broken.jpg: the JPEG is truncated" in first.output
+    assert "truncated: " not in first.output
     assert "stored 0, already there 3, skipped 1" in second.output
     originals = s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/garden-cam/")["Contents"]
     assert len(originals) == 3
@@ -228,3 +230,15 @@ def test_import_refuses_an_unregistered_device(s3: Any, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "camcloud devices add ghost-cam" in result.output
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/")
+
+
+def test_reprocess_of_an_unknown_device_says_so_instead_of_of_0(
+    s3: Any, registry: DeviceRegistry, captures: dict[str, layout.CaptureRef]
+) -> None:
+    """Given captures of cam-a only, when reprocessing a misspelt camera, then it is an error
+    that names it; a registered camera without captures is told so, not "of 0"."""
+    unknown = invoke("reprocess", "--device", "nosuch")
+    assert unknown.exit_code == 1 and "unknown device 'nosuch'" in unknown.output
+    registry.add("quiet-cam")
+    empty = invoke("reprocess", "--device", "quiet-cam")
+    assert empty.exit_code == 0 and "quiet-cam has no captures" in empty.output
