@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -23,6 +24,15 @@ from camcloud.s3 import put_if_absent
 from camcloud.validation import JpegError, jpeg_length
 
 JPEG_SUFFIXES = {".jpg", ".jpeg"}
+# Time stamps in the old server's file names (uploads/20250601_143000.jpg and the like): the
+# digits must stand alone, so a sha256 or a counter inside a name is never read as a time.
+_NAME_TIMES = (
+    (re.compile(r"(?<![0-9])(\d{8})[_T-](\d{6})(?![0-9])"), "%Y%m%d%H%M%S"),
+    (re.compile(r"(?<![0-9])(\d{4}-\d{2}-\d{2})[_T ](\d{2}-\d{2}-\d{2})(?![0-9])"),
+     "%Y-%m-%d%H-%M-%S"),
+)
+# Unix seconds (10 digits: 2001-09-09 to 2286), optionally with milliseconds.
+_UNIX_TIME = re.compile(r"(?<![0-9])(\d{10})(?:\.\d{1,6}|\d{3})?(?![0-9])")
 # The earliest EXIF date taken at face value; older ones are unset camera clocks (1970, 2000).
 EARLIEST_EXIF = datetime(2001, 1, 1, tzinfo=UTC)
 
@@ -35,7 +45,7 @@ class ImportPlan:
     body: bytes
     sha256: str
     captured_at: datetime
-    clock: str  # "exif" | "file"
+    clock: str  # "name" | "exif" | "file"
 
 
 @dataclass
@@ -55,8 +65,25 @@ def jpeg_files(folder: Path) -> list[Path]:
     )
 
 
-def exif_capture_time(body: bytes) -> datetime | None:
-    """``DateTimeOriginal`` (with ``OffsetTimeOriginal``, else taken as UTC), or None."""
+def name_capture_time(name: str, zone: tzinfo = UTC) -> datetime | None:
+    """The time in a file name (``YYYYMMDD_HHMMSS``, ``YYYY-MM-DD_HH-MM-SS`` in ``zone``, or
+    Unix seconds), or None."""
+    for pattern, layout_format in _NAME_TIMES:
+        match = pattern.search(name)
+        if match:
+            try:
+                moment = datetime.strptime(match.group(1) + match.group(2), layout_format)
+            except ValueError:
+                continue
+            return moment.replace(tzinfo=zone).astimezone(UTC)
+    match = _UNIX_TIME.search(name)
+    if match:
+        return datetime.fromtimestamp(int(match.group(1)), UTC)
+    return None
+
+
+def exif_capture_time(body: bytes, zone: tzinfo = UTC) -> datetime | None:
+    """``DateTimeOriginal`` (with ``OffsetTimeOriginal``, else taken in ``zone``), or None."""
     from PIL import ExifTags, Image
 
     try:
@@ -72,24 +99,35 @@ def exif_capture_time(body: bytes) -> datetime | None:
     except ValueError:
         return None
     offset = exif.get(ExifTags.Base.OffsetTimeOriginal)
-    zone: tzinfo = UTC
     if isinstance(offset, str):
         try:
-            zone = datetime.strptime(offset.strip("\x00 "), "%z").tzinfo or UTC
+            zone = datetime.strptime(offset.strip("\x00 "), "%z").tzinfo or zone
         except ValueError:
-            zone = UTC
+            pass
     return moment.replace(tzinfo=zone).astimezone(UTC)
 
 
-def plan_import(path: Path, *, now: datetime | None = None) -> ImportPlan:
-    """Read ``path`` and decide how it is stored; raise JpegError if it is not a whole JPEG."""
+def plan_import(path: Path, *, now: datetime | None = None, zone: tzinfo = UTC) -> ImportPlan:
+    """Read ``path`` and decide how it is stored; raise JpegError if it is not a whole JPEG.
+
+    The capture time comes from the file name, else EXIF, else the file's modification time
+    (a copy that did not keep it makes every photo "today"); ``zone`` is the time zone of
+    names and EXIF times that carry no offset.
+    """
     data = path.read_bytes()
     # Same rule as the ingest: bytes after the end-of-image marker are padding, not image.
     body = data[: jpeg_length(data)]
     now = now or datetime.now(UTC)
-    captured_at = exif_capture_time(body)
-    clock = "exif"
-    if captured_at is None or not EARLIEST_EXIF <= captured_at <= now + timedelta(days=1):
+
+    def plausible(moment: datetime | None) -> bool:
+        return moment is not None and EARLIEST_EXIF <= moment <= now + timedelta(days=1)
+
+    captured_at = name_capture_time(path.name, zone)
+    clock = "name"
+    if not plausible(captured_at):
+        captured_at = exif_capture_time(body, zone)
+        clock = "exif"
+    if captured_at is None or not plausible(captured_at):
         captured_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         clock = "file"
     return ImportPlan(
@@ -132,13 +170,14 @@ def import_folder(
     files: Iterable[Path],
     *,
     on_progress: Callable[[Path, str], None] | None = None,
+    zone: tzinfo = UTC,
 ) -> ImportResult:
     """Import ``files`` as captures of ``device``; files that are not whole JPEGs are skipped."""
     layout.check_device_id(device)
     result = ImportResult()
     for path in files:
         try:
-            plan = plan_import(path)
+            plan = plan_import(path, zone=zone)
         except JpegError as exc:
             # The message says it all ("the JPEG is truncated"); the code would repeat it.
             result.skipped[str(path)] = str(exc)

@@ -65,9 +65,23 @@ def reprocess_command(device: str | None, since: datetime | None, until: datetim
 @click.command("import")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--device", required=True, help="The registered camera the images belong to.")
-def import_command(folder: Path, device: str) -> None:
-    """Upload the JPEGs in FOLDER as captures of DEVICE (safe to run again)."""
+@click.option("--timezone", "timezone", default="UTC", show_default=True,
+              help="Time zone of file-name and EXIF times without an offset, e.g. Europe/Berlin.")
+def import_command(folder: Path, device: str, timezone: str) -> None:
+    """Upload the JPEGs in FOLDER as captures of DEVICE (safe to run again).
+
+    Each capture time comes from the file name (YYYYMMDD_HHMMSS, YYYY-MM-DD_HH-MM-SS, Unix
+    seconds), else the EXIF DateTimeOriginal, else the file's modification time.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     from tqdm import tqdm
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {timezone!r} (e.g. Europe/Berlin)",
+                                 param_hint="--timezone") from None
 
     settings, client = open_bucket()
     try:
@@ -80,7 +94,7 @@ def import_command(folder: Path, device: str) -> None:
         )
     files = jpeg_files(folder)
     with tqdm(total=len(files), unit="file", disable=None) as bar:
-        result = import_folder(client, settings.bucket, device, files,
+        result = import_folder(client, settings.bucket, device, files, zone=zone,
                                on_progress=lambda _path, _outcome: bar.update(1))
     click.echo(f"stored {len(result.stored)}, already there {len(result.already)}, "
                f"skipped {len(result.skipped)} (of {len(files)} JPEG files)")

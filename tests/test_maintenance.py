@@ -242,3 +242,43 @@ def test_reprocess_of_an_unknown_device_says_so_instead_of_of_0(
     registry.add("quiet-cam")
     empty = invoke("reprocess", "--device", "quiet-cam")
     assert empty.exit_code == 0 and "quiet-cam has no captures" in empty.output
+
+
+def test_import_reads_capture_times_from_old_server_file_names_and_zoneless_exif(
+    s3: Any, registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    """Given the single-server version's uploads/ (timestamp-named files whose copy lost their
+    dates) and a camera's EXIF time without an offset, when imported with --timezone, then
+    each capture keeps its real time (regression: every copied photo was dated "today")."""
+    registry.add("garden-cam")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    bodies = {
+        "20250601_143000.jpg": frame(100, 80),
+        "2025-06-02_08-15-00.jpg": frame(110, 80),
+        "1750000000.jpg": frame(120, 80),
+        "IMG_0001.jpg": frame(130, 80, taken="2025:06:03 12:00:00"),
+    }
+    for name, body in bodies.items():
+        (uploads / name).write_bytes(body)
+
+    result = invoke("import", str(uploads), "--device", "garden-cam", "--timezone",
+                    "Europe/Berlin")
+
+    assert result.exit_code == 0, result.output
+    expected = {
+        "20250601_143000.jpg": ("2025-06-01T12:30:00+00:00", "name"),
+        "2025-06-02_08-15-00.jpg": ("2025-06-02T06:15:00+00:00", "name"),
+        "1750000000.jpg": (datetime.fromtimestamp(1_750_000_000, UTC).isoformat(), "name"),
+        "IMG_0001.jpg": ("2025-06-03T10:00:00+00:00", "exif"),
+    }
+    for name, (when, clock) in expected.items():
+        ref = layout.CaptureRef.new("garden-cam", at(when),
+                                    hashlib.sha256(bodies[name]).hexdigest())
+        head = s3.head_object(Bucket=BUCKET, Key=ref.raw_key)
+        assert head["Metadata"]["clock"] == clock, name
+
+
+def test_import_refuses_an_unknown_time_zone(s3: Any, tmp_path: Path) -> None:
+    result = invoke("import", str(tmp_path), "--device", "garden-cam", "--timezone", "Mars/Base")
+    assert result.exit_code == 2 and "unknown time zone 'Mars/Base'" in result.output
