@@ -50,7 +50,10 @@ def local(port: int, workdir: str) -> None:
     from camcloud_cli.local import LocalStack, run_forever
 
     _require_free_port(port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from camcloud_cli.jsonlog import use_json_lines
+
+    # JSON lines like the ingest's own, with each record's extras (the capture's key).
+    use_json_lines()
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The ingest writes its own JSON lines; the plain root handler would print each twice.

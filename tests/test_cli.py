@@ -227,3 +227,22 @@ def test_camcloud_local_on_a_busy_port_names_the_port_setting(tmp_path, monkeypa
     # Then it says so in one line, with how to pick another port
     assert result.exit_code == 1
     assert f"port {port} is in use" in result.output and "PORT=" in result.output
+
+
+def test_the_local_stack_log_is_json_lines_and_capture_rendered_names_the_capture():
+    # Given the local stack's log format
+    import logging
+
+    from camcloud_cli.jsonlog import JsonLines
+
+    record = logging.LogRecord("camcloud.thumbnailer", logging.INFO, __file__, 1,
+                               "capture rendered", None, None)
+    record.key = "raw/garden/8204746599999_abc.jpg"
+    # When the thumbnailer's "capture rendered" is logged
+    line = JsonLines().format(record)
+    # Then it is one JSON object on one line that says which capture
+    assert "\n" not in line
+    document = json.loads(line)
+    assert document["message"] == "capture rendered"
+    assert document["key"] == "raw/garden/8204746599999_abc.jpg"
+    assert document["level"] == "INFO" and document["logger"] == "camcloud.thumbnailer"
