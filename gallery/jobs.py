@@ -167,10 +167,11 @@ def timelapse_handler(context: JobContext) -> Handler:
     return run
 
 
-def export_key(device: str, since_ms: int, until_ms: int, timezone: str, job_id: str) -> str:
-    """``exports/{device}/{job}/{device}_{first}_{last}.zip``: one key per job, never reused."""
+def export_key(device: str, since_ms: int, until_ms: int, timezone: str, nonce: str) -> str:
+    """``exports/{device}/{nonce}/{device}_{first}_{last}.zip``: one key per job, never reused
+    (the random part also keeps one user's export from being guessed by another)."""
     name = export.export_file_name(device, since_ms, until_ms, timezone)
-    return f"{EXPORTS_PREFIX}{device}/{job_id}/{name}"
+    return f"{EXPORTS_PREFIX}{device}/{nonce}/{name}"
 
 
 def export_handler(context: JobContext) -> Handler:
@@ -179,8 +180,7 @@ def export_handler(context: JobContext) -> Handler:
     def run(params: Mapping[str, Any], progress: Progress) -> dict[str, Any]:
         device = str(params["device"])
         since_ms, until_ms = int(params["since_ms"]), int(params["until_ms"])
-        key = export_key(device, since_ms, until_ms, context.timezone,
-                         str(params.get("job_key") or secrets.token_hex(8)))
+        key = export_key(device, since_ms, until_ms, context.timezone, secrets.token_hex(8))
         client = context.client()
         started = time.monotonic()
         size = export.upload_stream(client, context.bucket, key, export.export_zip(

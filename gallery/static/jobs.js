@@ -1,9 +1,23 @@
-// camcloud gallery: follows a background job (time-lapse range, export) on its page.
-// Polls the job's small JSON endpoint while the tab is visible; stops when the job is done.
+// camcloud gallery, time-lapse page: follows a background job (time-lapse range, export) by
+// polling its small JSON endpoint while the tab is visible, and reloads the page for fresh
+// video links shortly before the presigned ones expire (never while a video plays).
 (() => {
   "use strict";
 
   const POLL_MS = 1500;
+  const LEAD_S = 60;
+  const expires = Number(document.body.dataset.linksExpire || 0);
+  const playing = () => [...document.querySelectorAll("video")].some((v) => !v.paused);
+  const renewLinks = () => {
+    if (!expires || document.hidden) return;
+    const left = expires - Date.now() / 1000;
+    if (left > LEAD_S) setTimeout(renewLinks, (left - LEAD_S) * 1000);
+    else if (playing()) setTimeout(renewLinks, 10_000);
+    else window.location.reload();
+  };
+  document.addEventListener("visibilitychange", renewLinks);
+  renewLinks();
+
   const box = document.querySelector("[data-job-url]");
   if (!box) return;
   const bar = box.querySelector("progress");
