@@ -326,3 +326,18 @@ def test_find_capture_looks_only_around_the_time_the_command_was_done(
     assert ref is not None and ref.capture_id == "c2"
     later = (base + timedelta(hours=1)).isoformat()
     assert device_queries.find_capture(gallery, camera, "c0", later, later) is None
+
+
+def test_hostile_form_values_get_messages_never_a_500(logged_in, s3, settings, camera):
+    # Given the stored record
+    before = document(s3, settings.bucket, camera)
+    # When the form carries non-ASCII digits, a huge mode, a NUL and an unknown extra field
+    response = post_settings(logged_in, camera, {
+        **VALID, "interval_s": "\u00b2", "checkin_s": "\u0665", "image_mode": "x" * 5000,
+        "active_hours": "\x00", "version": "99", "firmware": "evil"})
+    # Then each bad field is refused with its message and nothing is written
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    for name in ("interval_s", "checkin_s", "image_mode", "active_hours"):
+        assert f'id="{name}-error"' in page
+    assert document(s3, settings.bucket, camera) == before
