@@ -33,10 +33,10 @@ trap 'exit 1' INT TERM
 step "Debian 12 root in $root"
 debian_root "$root" "$mirror" "$work/debootstrap.log" || fail "debian root"
 
-step "apt-get install git make python3 python3-venv (Debian's Python only)"
+step "apt-get install git make python3 python3-venv curl (Debian's Python only)"
 chroot "$root" /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive;
   apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-    git make python3 python3-venv ca-certificates >/dev/null' || fail "apt-get"
+    git make python3 python3-venv ca-certificates curl >/dev/null' || fail "apt-get"
 chroot "$root" python3 --version
 if chroot "$root" /bin/sh -c 'ls /usr/bin/python3.1[2-9]* /usr/local/bin/python3* 2>/dev/null' | grep -q .; then
   fail "the root has a Python other than 3.11"
@@ -79,7 +79,11 @@ echo "+ $cmd"
 status=$(eval "$cmd -o /root/answer.json -w '%{http_code}'")
 echo "upload answered $status: $(cat /root/answer.json)"
 kill -TERM -- -"$pid" 2>/dev/null
-wait "$pid"
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 -- -"$pid" 2>/dev/null; then
+  echo "make run did not stop within 30 s of SIGTERM: killed"
+  kill -KILL -- -"$pid" 2>/dev/null
+fi
 [ "$status" = 201 ]
 SCRIPT
 for clone in /root/camcloud-first /root/camcloud; do
