@@ -212,6 +212,10 @@ def test_faulty_network_during_200_uploads_loses_and_duplicates_nothing(
             cameras.append(CameraSimulator(
                 url=live.url + "/upload", key=key, count=40, width=48, height=32,
                 retries=8, seed=number, resend_probability=0.1,
+                # Paced like a camera: 40 frames take at least 4 s, longer than one round of
+                # the three faults below (at most 3 s), so every fault meets uploads in flight.
+                # Unpaced, a quiet machine finished before the third fault (flaky on main).
+                interval=0.1,
                 sleep=lambda seconds: time.sleep(min(seconds, 0.2)),
             ))
         for number in range(2):
