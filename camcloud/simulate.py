@@ -84,7 +84,7 @@ class CameraSimulator:
             outcome = self._upload(http, frame, capture_id, captured_at, result)
             # A lost response looks to the camera like a failure: it sends the capture again.
             if outcome in ("stored", "duplicate") and rng.random() < self.resend_probability:
-                outcome = self._upload(http, frame, capture_id, captured_at, result)
+                outcome = self._upload(http, frame, capture_id, captured_at, result, resend=True)
             if self.on_progress is not None:
                 self.on_progress(index, outcome)
             if self.interval and index + 1 < self.count:
@@ -98,6 +98,8 @@ class CameraSimulator:
         capture_id: str,
         captured_at: str,
         result: SimulationResult,
+        *,
+        resend: bool = False,
     ) -> str:
         headers = self._headers(capture_id, captured_at)
         delay = 0.5
@@ -105,7 +107,9 @@ class CameraSimulator:
             result.attempts += 1
             status, message, wait, outcome = _attempt(http, self.url, frame, headers, delay)
             if outcome is not None:
-                if outcome == "duplicate":
+                # A resend of a capture already acknowledged is counted once: a 202 for it
+                # (queued again while S3 is down) is not a second stored capture.
+                if outcome == "duplicate" or resend:
                     result.duplicates += 1
                 else:
                     result.stored += 1
