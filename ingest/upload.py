@@ -23,25 +23,26 @@ def client_address(incoming: Request) -> str | None:
     return incoming.remote_addr
 
 
-@bp.post("/upload")
-def upload() -> Any:
-    """Store one capture sent by a camera."""
-    outcome = services_of().ingest.accept(
-        service.Request(request.headers, request.stream, client_address(request))
-    )
+def _answer(outcome: service.Outcome) -> Any:
+    """The service's outcome as a Flask response: JSON body, status, headers."""
     response = jsonify(outcome.body)
     response.status_code = outcome.status
     response.headers.update(outcome.headers)
     return response
+
+
+def _incoming() -> service.Request:
+    """The Flask request as the service's plain request."""
+    return service.Request(request.headers, request.stream, client_address(request))
+
+
+@bp.post("/upload")
+def upload() -> Any:
+    """Store one capture sent by a camera."""
+    return _answer(services_of().ingest.accept(_incoming()))
 
 
 @bp.get("/device/state")
 def device_state() -> Any:
     """A camera's check-in without an image: its desired state (protocol v1.1)."""
-    outcome = services_of().ingest.check_in(
-        service.Request(request.headers, request.stream, client_address(request))
-    )
-    response = jsonify(outcome.body)
-    response.status_code = outcome.status
-    response.headers.update(outcome.headers)
-    return response
+    return _answer(services_of().ingest.check_in(_incoming()))
