@@ -185,3 +185,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     with LocalStack(tmp_path_factory.mktemp("stack")) as stack:
         yield stack
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    """A loopback JSON webhook (``tests.support.webhook_messages``): its Apprise URL."""
+    from tests.support import json_webhook
+
+    with json_webhook() as url:
+        yield url

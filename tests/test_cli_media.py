@@ -3,11 +3,8 @@ mocked bucket, and bad input as one line with a non-zero exit."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from camcloud.notify import new_key
 from camcloud.shares import ShareStore
 from camcloud_cli import main as cli
 from tests.conftest import BUCKET
+from tests.support import webhook_messages
 from tests.timelapse_support import decode_video, download, seed
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
@@ -162,35 +160,6 @@ def test_share_revoke_of_an_unknown_id_is_one_line(runner):
     assert "no share" in one_line_error(runner.invoke(cli, ["share", "revoke", "0" * 16]))
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
-    """A JSON webhook that records what it was sent."""
-
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the base class's name
-        """Record the message."""
-        length = int(self.headers.get("Content-Length", 0))
-        Hook.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
-        """Say nothing."""
-
-
-@pytest.fixture
-def webhook() -> Iterator[str]:
-    """A loopback JSON webhook: its Apprise URL."""
-    Hook.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{server.server_address[1]}/hooks/secret-path"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
 def test_alerts_targets_add_list_test_remove(runner, webhook):
     added = runner.invoke(cli, ["alerts", "target", "add", webhook, "--quiet-hours",
                                 "22:00-07:00", "--timezone", "Europe/Berlin"])
@@ -204,7 +173,7 @@ def test_alerts_targets_add_list_test_remove(runner, webhook):
     # A test reaches the webhook
     tested = runner.invoke(cli, ["alerts", "target", "test", target_id])
     assert tested.exit_code == 0, tested.output
-    assert [message["title"] for message in Hook.received] == ["camcloud test"]
+    assert [message["title"] for message in webhook_messages] == ["camcloud test"]
     # And remove removes it
     assert runner.invoke(cli, ["alerts", "target", "remove", target_id]).exit_code == 0
     assert target_id not in runner.invoke(cli, ["alerts", "target", "list"]).stdout

@@ -3,11 +3,7 @@ loopback JSON webhook, remove; open incidents on the cameras page; a camera's hi
 
 from __future__ import annotations
 
-import http.server
-import json
 import re
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,36 +13,8 @@ from camcloud.notify import new_key
 from camcloud.s3 import put_json
 from gallery import create_app
 from tests.conftest import csrf_from
+from tests.support import webhook_messages
 from tests.test_gallery import NOW_MS, log_in, put_capture
-
-
-class Hook(http.server.BaseHTTPRequestHandler):
-    """A JSON webhook that records what it is sent."""
-
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - the base class's name
-        """Keep the JSON body, answer 200."""
-        length = int(self.headers.get("Content-Length", 0))
-        Hook.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
-        """Say nothing."""
-
-
-@pytest.fixture
-def webhook() -> Iterator[str]:
-    """A loopback JSON webhook: its Apprise URL."""
-    Hook.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{server.server_address[1]}/hooks/secret-path"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -83,7 +51,7 @@ def test_a_target_is_added_listed_redacted_tested_and_removed(client, webhook, s
     # When "send a test" is pressed / Then the webhook gets the test message and the page says so
     tested = post(client, f"/settings/alerts/{target_id}/test").get_data(as_text=True)
     assert "Test message delivered." in tested
-    assert [message["title"] for message in Hook.received] == ["camcloud test"]
+    assert [message["title"] for message in webhook_messages] == ["camcloud test"]
     # When it is removed / Then the list is empty
     assert post(client, f"/settings/alerts/{target_id}/remove").status_code == 303
     assert target_ids(client.get("/settings/alerts").get_data(as_text=True)) == []
