@@ -12,6 +12,25 @@ uint8_t MemoryFrameSource::read(uint8_t* buffer, uint8_t max) {
     return n;
 }
 
+namespace {
+
+// The request head into ``out``; a head too long with the report-back headers goes without
+// them (the report waits for the next request, the frame is not lost).
+template <typename Request>
+size_t head_with_report(const Request& request, size_t (*build)(const Request&, char*, size_t),
+                        char* out, size_t out_size, bool* report_sent) {
+    size_t head = build(request, out, out_size);
+    *report_sent = head > 0 && request.report != nullptr;
+    if (head == 0 && request.report != nullptr) {
+        Request without = request;
+        without.report = nullptr;
+        head = build(without, out, out_size);
+    }
+    return head;
+}
+
+}  // namespace
+
 bool Uploader::write_all(Connection& connection, const uint8_t* data, size_t len) {
     while (len > 0) {
         long sent = connection.write(data, len);
@@ -60,13 +79,8 @@ UploadResult Uploader::upload(Connection& connection, FrameSource& source,
     if (state != nullptr) state->present = state->complete = false;
     UploadResult result;
     last_body_[0] = '\0';
-    size_t head = build_request_head(request, reinterpret_cast<char*>(io_), sizeof io_);
-    result.report_sent = head > 0 && request.report != nullptr;
-    if (head == 0 && request.report != nullptr) {
-        UploadRequest without = request;
-        without.report = nullptr;
-        head = build_request_head(without, reinterpret_cast<char*>(io_), sizeof io_);
-    }
+    size_t head = head_with_report(request, &build_request_head, reinterpret_cast<char*>(io_),
+                                   sizeof io_, &result.report_sent);
     if (head == 0) {
         result.error = TransportError::bad_request;
         return result;
@@ -116,13 +130,8 @@ UploadResult Uploader::check_in(Connection& connection, const StateRequest& requ
     UploadResult result;
     last_body_[0] = '\0';
     if (state != nullptr) state->present = state->complete = false;
-    size_t head = build_state_request_head(request, reinterpret_cast<char*>(io_), sizeof io_);
-    result.report_sent = head > 0 && request.report != nullptr;
-    if (head == 0 && request.report != nullptr) {
-        StateRequest without = request;
-        without.report = nullptr;
-        head = build_state_request_head(without, reinterpret_cast<char*>(io_), sizeof io_);
-    }
+    size_t head = head_with_report(request, &build_state_request_head,
+                                   reinterpret_cast<char*>(io_), sizeof io_, &result.report_sent);
     if (head == 0) {
         result.error = TransportError::bad_request;
         return result;
