@@ -1,9 +1,13 @@
 """Imports: a folder of existing JPEGs stored as captures of one camera (``camcloud import``).
 
 The ``uploads/`` folder of the old Flask app, for instance. It is idempotent: the capture id is
-the file's sha256, the capture time its EXIF ``DateTimeOriginal`` (else the file's mtime), and
-the original is written with put-if-absent, so running it again stores nothing twice. The S3
-trigger then makes thumbnails exactly as for an upload.
+the file's sha256, the capture time the one in its name, else its EXIF ``DateTimeOriginal``,
+else the file's mtime, and the original is written with put-if-absent, so running it again
+stores nothing twice. The S3 trigger then makes thumbnails as for an upload, with one
+difference: the originals are marked as imports, and the camera's rotation setting turns them
+only if the import asked for it (``apply_rotation``). A second run with the other choice
+changes the mark of the photos it imported (a copy of the original onto itself, whose event
+re-renders them).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from camcloud import layout
-from camcloud.records import object_metadata
+from camcloud.records import object_metadata, parse_object_metadata
 from camcloud.reservations import reserve_raw_key
-from camcloud.s3 import put_if_absent
+from camcloud.s3 import is_missing, put_if_absent
 from camcloud.validation import JpegError, jpeg_length
 
 JPEG_SUFFIXES = {".jpg", ".jpeg"}
@@ -54,6 +60,8 @@ class ImportResult:
 
     stored: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
+    # Already imported with the other rotation choice: re-marked, so re-rendered.
+    rechosen: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -140,11 +148,14 @@ def plan_import(path: Path, *, now: datetime | None = None, zone: tzinfo = UTC) 
 
 
 def store_import(client: Any, bucket: str, device: str, plan: ImportPlan,
-                 *, now: datetime | None = None) -> tuple[layout.CaptureRef, bool]:
-    """Store one planned file as a capture of ``device``; returns its ref and whether it is new.
+                 *, now: datetime | None = None,
+                 apply_rotation: bool = False) -> tuple[layout.CaptureRef, str]:
+    """Store one planned file as a capture of ``device``; its ref and what happened.
 
-    The capture id is the sha256, reserved under ``ids/`` as the ingest does, so a second run
-    finds the first run's key even if the file's mtime changed in between.
+    The outcome is ``stored``, ``already`` or ``rechosen`` (stored before with the other
+    rotation choice, now changed). The capture id is the sha256, reserved under ``ids/`` as
+    the ingest does, so a second run finds the first run's key even if the file's mtime
+    changed in between.
     """
     proposed = layout.CaptureRef.new(device, layout.ms_of(plan.captured_at), plan.sha256)
     ref = reserve_raw_key(client, bucket, proposed)
@@ -157,10 +168,44 @@ def store_import(client: Any, bucket: str, device: str, plan: ImportPlan,
         sha256=plan.sha256,
         size=len(plan.body),
         telemetry={},
+        imported=True,
+        apply_rotation=apply_rotation,
     )
-    created = put_if_absent(client, bucket, ref.raw_key, plan.body, content_type="image/jpeg",
-                            metadata=metadata)
-    return ref, created
+    if put_if_absent(client, bucket, ref.raw_key, plan.body, content_type="image/jpeg",
+                     metadata=metadata):
+        return ref, "stored"
+    if _rechoose_rotation(client, bucket, ref.raw_key, apply_rotation):
+        return ref, "rechosen"
+    return ref, "already"
+
+
+def _rechoose_rotation(client: Any, bucket: str, key: str, apply_rotation: bool) -> bool:
+    """Give an earlier import at ``key`` this run's rotation choice; whether it changed.
+
+    Only an import's mark changes: a camera's upload of the same bytes keeps its metadata.
+    The original is copied onto itself with the new metadata (same bytes, one request); its
+    ObjectCreated:Copy event makes the thumbnailer render it again with the new choice.
+    """
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_missing(exc):  # deleted since the put: nothing left to re-mark
+            return False
+        raise
+    stored = parse_object_metadata(head.get("Metadata") or {})
+    if stored["source"] != "import" or stored["apply_rotation"] == apply_rotation:
+        return False
+    metadata = {name.lower(): value for name, value in (head.get("Metadata") or {}).items()}
+    metadata["source"] = "import"
+    metadata["apply-rotation"] = "yes" if apply_rotation else "no"
+    client.copy_object(
+        Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+        MetadataDirective="REPLACE", Metadata=metadata,
+        ContentType=head.get("ContentType") or "image/jpeg",
+        # Only the object it read: a concurrent replacement is not re-marked blindly.
+        CopySourceIfMatch=head["ETag"],
+    )
+    return True
 
 
 def import_folder(
@@ -171,8 +216,13 @@ def import_folder(
     *,
     on_progress: Callable[[Path, str], None] | None = None,
     zone: tzinfo = UTC,
+    apply_rotation: bool = False,
 ) -> ImportResult:
-    """Import ``files`` as captures of ``device``; files that are not whole JPEGs are skipped."""
+    """Import ``files`` as captures of ``device``; files that are not whole JPEGs are skipped.
+
+    With ``apply_rotation`` the camera's rotation setting turns them as it turns its uploads;
+    without, they are shown as they were taken.
+    """
     layout.check_device_id(device)
     result = ImportResult()
     for path in files:
@@ -186,9 +236,10 @@ def import_folder(
             result.skipped[str(path)] = f"unreadable: {exc}"
             outcome = "skipped"
         else:
-            ref, created = store_import(client, bucket, device, plan)
-            (result.stored if created else result.already).append(ref.raw_key)
-            outcome = "stored" if created else "already"
+            ref, outcome = store_import(client, bucket, device, plan,
+                                        apply_rotation=apply_rotation)
+            {"stored": result.stored, "already": result.already,
+             "rechosen": result.rechosen}[outcome].append(ref.raw_key)
         if on_progress is not None:
             on_progress(path, outcome)
     return result

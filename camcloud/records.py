@@ -14,6 +14,11 @@ from camcloud.validation import TELEMETRY_FIELDS
 
 SCHEMA = 1
 _TELEMETRY_PREFIX = "t-"
+# Where an original came from: a camera's upload, or ``camcloud import`` (old photos).
+SOURCES = ("camera", "import")
+# Imports stored before they were marked are known by their clock (the ingest's clocks are
+# "device" and "server"); they never asked for the camera's rotation.
+_IMPORT_CLOCKS = frozenset({"name", "exif", "file"})
 
 
 def object_metadata(
@@ -25,8 +30,14 @@ def object_metadata(
     sha256: str,
     size: int,
     telemetry: Mapping[str, int | str],
+    imported: bool = False,
+    apply_rotation: bool = False,
 ) -> dict[str, str]:
-    """S3 user metadata for an original (ASCII strings; telemetry keys prefixed ``t-``)."""
+    """S3 user metadata for an original (ASCII strings; telemetry keys prefixed ``t-``).
+
+    An ``imported`` original is marked ``source: import``, and says whether the camera's
+    rotation setting turns it (``apply-rotation``); an upload always turns with its camera.
+    """
     metadata = {
         "capture-id": capture_id,
         "captured-at": captured_at,
@@ -35,6 +46,9 @@ def object_metadata(
         "sha256": sha256,
         "bytes": str(size),
     }
+    if imported:
+        metadata["source"] = "import"
+        metadata["apply-rotation"] = "yes" if apply_rotation else "no"
     for name, value in telemetry.items():
         metadata[_TELEMETRY_PREFIX + name.replace("_", "-")] = str(value)
     return metadata
@@ -57,14 +71,26 @@ def parse_object_metadata(metadata: Mapping[str, str]) -> dict[str, Any]:
         size = int(meta["bytes"])
     except (KeyError, ValueError):
         size = None
+    clock = meta.get("clock")
+    imported = meta.get("source") == "import" or (
+        "source" not in meta and clock in _IMPORT_CLOCKS
+    )
     return {
         "captured_at": meta.get("captured-at"),
         "received_at": meta.get("received-at"),
-        "clock": meta.get("clock"),
+        "clock": clock,
         "sha256": meta.get("sha256"),
         "bytes": size,
         "telemetry": telemetry,
+        "source": "import" if imported else "camera",
+        # Anything but an explicit "yes" leaves an import as it was taken.
+        "apply_rotation": not imported or meta.get("apply-rotation") == "yes",
     }
+
+
+def applied_rotation(stored: Mapping[str, Any], device_rotation: int) -> int:
+    """The clockwise rotation to give an original: its camera's, unless an import declined it."""
+    return device_rotation if stored.get("apply_rotation", True) else 0
 
 
 def build_record(
@@ -78,6 +104,7 @@ def build_record(
     orientation: int | None = None,
     exif: Mapping[str, Any] | None = None,
     quality: Mapping[str, Any] | None = None,
+    rotation: int | None = None,
     error: str | None = None,
     error_code: str | None = None,
 ) -> dict[str, Any]:
@@ -85,7 +112,8 @@ def build_record(
 
     ``keys`` always names a thumbnail and a preview: for a bad original they are placeholder
     tiles saying why, so the gallery, which derives those keys from listings, never shows a
-    broken image.
+    broken image. ``rotation`` is the clockwise turn the camera's setting gave the tiles
+    (0 for an import that did not ask for it; None when nothing was rendered).
     """
     record: dict[str, Any] = {
         "schema": SCHEMA,
@@ -99,6 +127,8 @@ def build_record(
         "width": width,
         "height": height,
         "orientation": orientation,
+        "rotation": rotation,
+        "source": stored.get("source") or "camera",
         "keys": {"raw": ref.raw_key, "thumb": ref.thumb_key, "preview": ref.preview_key},
         "exif": dict(exif or {}),
         "quality": dict(quality or {}),

@@ -27,7 +27,7 @@ from urllib.parse import unquote_plus
 
 from camcloud import imaging, layout
 from camcloud.devices import ROTATIONS, DeviceRegistry
-from camcloud.records import build_record, parse_object_metadata
+from camcloud.records import applied_rotation, build_record, parse_object_metadata
 from camcloud.s3 import StoredObject, delete_keys, exists, put_bytes, put_json, read_object
 from camcloud.status import StatusRecorder
 from camcloud.validation import JpegError, jpeg_length
@@ -131,11 +131,15 @@ def plan_capture(ref: layout.CaptureRef, original: StoredObject, *, rotation: in
                  processed_at: str) -> CapturePlan:
     """Decide the thumbnail, preview and record of ``original`` (no I/O).
 
-    The record takes the stored object metadata, falling back to the original's own size,
-    sha256 and the capture time in its key. A bad original is a permanent condition: it is
-    kept, the record says why and the tiles say so (a retry would fail the same way).
+    ``rotation`` is the camera's setting; it turns the camera's uploads, and an imported photo
+    only if its import asked for it (``camcloud import --apply-rotation``): old photos were
+    taken before the setting, or are upright already. The record takes the stored object
+    metadata, falling back to the original's own size, sha256 and the capture time in its key.
+    A bad original is a permanent condition: it is kept, the record says why and the tiles say
+    so (a retry would fail the same way).
     """
     stored = parse_object_metadata(original.metadata)
+    rotation = applied_rotation(stored, rotation)
     stored["bytes"] = original.size
     if original.body:
         stored["sha256"] = stored.get("sha256") or hashlib.sha256(original.body).hexdigest()
@@ -152,7 +156,7 @@ def plan_capture(ref: layout.CaptureRef, original: StoredObject, *, rotation: in
                 ref, stored, processed_at=processed_at, processor=PROCESSOR,
                 width=rendition.width, height=rendition.height,
                 orientation=rendition.orientation, exif=rendition.exif,
-                quality=rendition.quality,
+                quality=rendition.quality, rotation=rotation,
             )
             return CapturePlan(rendition.thumb, rendition.preview, record, rendition=rendition)
     reason = str(failure)

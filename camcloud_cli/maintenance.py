@@ -67,11 +67,18 @@ def reprocess_command(device: str | None, since: datetime | None, until: datetim
 @click.option("--device", required=True, help="The registered camera the images belong to.")
 @click.option("--timezone", "timezone", default="UTC", show_default=True,
               help="Time zone of file-name and EXIF times without an offset, e.g. Europe/Berlin.")
-def import_command(folder: Path, device: str, timezone: str) -> None:
+@click.option("--apply-rotation", is_flag=True,
+              help="Turn these photos by DEVICE's rotation setting, as its uploads are "
+                   "(default: show them as they were taken).")
+def import_command(folder: Path, device: str, timezone: str, apply_rotation: bool) -> None:
     """Upload the JPEGs in FOLDER as captures of DEVICE (safe to run again).
 
     Each capture time comes from the file name (YYYYMMDD_HHMMSS, YYYY-MM-DD_HH-MM-SS, Unix
     seconds), else the EXIF DateTimeOriginal, else the file's modification time.
+
+    The camera's rotation setting does not turn imported photos unless --apply-rotation is
+    given; running the import again with the other choice changes it for the photos already
+    imported (they are rendered again).
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -95,8 +102,17 @@ def import_command(folder: Path, device: str, timezone: str) -> None:
     files = jpeg_files(folder)
     with tqdm(total=len(files), unit="file", disable=None) as bar:
         result = import_folder(client, settings.bucket, device, files, zone=zone,
+                               apply_rotation=apply_rotation,
                                on_progress=lambda _path, _outcome: bar.update(1))
-    click.echo(f"stored {len(result.stored)}, already there {len(result.already)}, "
+    click.echo(f"stored {len(result.stored)}, already there "
+               f"{len(result.already) + len(result.rechosen)}, "
                f"skipped {len(result.skipped)} (of {len(files)} JPEG files)")
+    turned = (f"turned by {device}'s rotation setting ({known.rotation})" if apply_rotation
+              else f"shown as taken ({device}'s rotation setting does not turn them)")
+    if result.stored or result.rechosen:
+        click.echo(f"imported photos are {turned}")
+    if result.rechosen:
+        click.echo(f"{len(result.rechosen)} already imported with the other rotation choice: "
+                   "changed, they are rendered again")
     for path, reason in sorted(result.skipped.items())[:20]:
         click.echo(f"  skipped {path}: {reason}", err=True)

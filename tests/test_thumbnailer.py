@@ -28,8 +28,8 @@ EVENT_BUCKET = "camcloud-123456789012-us-east-1"
 PUT_KEY = "raw/garden-cam/8204746599999_a4cf12-7-42.jpg"
 RECORD_FIELDS = {
     "schema", "device", "capture_id", "captured_at", "received_at", "clock", "bytes", "sha256",
-    "width", "height", "orientation", "keys", "exif", "quality", "telemetry", "status", "error",
-    "error_code", "processed_at", "processor",
+    "width", "height", "orientation", "rotation", "source", "keys", "exif", "quality",
+    "telemetry", "status", "error", "error_code", "processed_at", "processor",
 }
 
 
@@ -134,7 +134,7 @@ def test_put_event_makes_thumbnail_preview_and_a_full_record(s3: Any, handler: A
         "captured_at": "2026-11-21T09:30:00.000+00:00",
         "received_at": "2026-11-21T09:30:01.200+00:00", "clock": "device",
         "bytes": len(original), "sha256": hashlib.sha256(original).hexdigest(),
-        "width": 2048, "height": 1536, "orientation": 1,
+        "width": 2048, "height": 1536, "orientation": 1, "rotation": 0, "source": "camera",
         "keys": {"raw": PUT_KEY, "thumb": ref.thumb_key, "preview": ref.preview_key},
         "exif": {"make": "Arducam", "model": "Mega 3MP"},
         "quality": None,
