@@ -125,6 +125,9 @@ class Settings:
     # or the name of the SSM SecureString parameter that holds it; never stored in the bucket.
     alerts_key: str | None = _setting(_text)
     alerts_key_parameter: str | None = _setting(_text)
+    # Gallery: the time-lapse Lambda that builds custom ranges (template.yaml sets it on the
+    # host); unset: they are built in the gallery's own process (gallery.jobs.default_runner).
+    timelapse_function: str | None = _setting(_text)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -20,7 +20,7 @@ from camcloud.s3 import lazy
 from camcloud.settings import Settings
 from camcloud.shares import GuessLimiter
 from camcloud.users import UserStore
-from gallery.jobs import InProcessJobRunner, JobContext, JobRunner, default_handlers
+from gallery.jobs import JobRunner, default_runner
 from gallery.presign import Presigner
 
 # Records never change once written; remembering what they say lets the cameras page count
@@ -84,9 +84,9 @@ class Gallery:
             lambda: Presigner(self.client, settings.bucket, settings.presign_ttl)
         )
         self._presigner_made = False
-        # Background jobs (time-lapse ranges, exports): in this process unless one is injected.
-        self.jobs: JobRunner = jobs if jobs is not None else InProcessJobRunner(default_handlers(
-            JobContext(client_factory, settings.bucket, clock, settings.gallery_timezone)))
+        # Background jobs (time-lapse ranges, exports): as the settings say, unless injected.
+        self.jobs: JobRunner = jobs if jobs is not None else default_runner(
+            settings, client_factory, clock)
         self.guess_limiter = GuessLimiter()
 
     @property

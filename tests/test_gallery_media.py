@@ -14,7 +14,7 @@ import pytest
 
 from camcloud.timelapse import Options, build_timelapse
 from gallery import create_app
-from gallery.jobs import InProcessJobRunner, JobContext, default_handlers
+from gallery.jobs import InProcessJobRunner, default_runner
 from tests.conftest import csrf_from
 from tests.test_gallery import log_in, put_capture
 from tests.timelapse_support import seed
@@ -29,8 +29,7 @@ def app(settings: Any, s3: Any, gallery_user: Any) -> Any:
     def clock() -> float:
         return NOW.timestamp()
 
-    runner = InProcessJobRunner(default_handlers(
-        JobContext(lambda: s3, settings.bucket, clock, settings.gallery_timezone)), inline=True)
+    runner = default_runner(settings, lambda: s3, clock, inline=True)
     application = create_app(settings, s3, clock=clock, jobs=runner)
     application.config.update(TESTING=True)
     return application

@@ -97,9 +97,11 @@ def test_range_event_builds_with_its_options(app: Any, s3: Any, settings: Settin
 @pytest.mark.parametrize(("change", "code"), [
     ({"action": "rebuild"}, "bad_event"),
     ({"device": "Not A Device"}, "bad_device"),
-    ({"since": "yesterday"}, "bad_event"),
-    ({"until": "2026-11-20T08:00:00Z"}, "bad_range"),
-    ({"since": "2026-11-20T09:00:00"}, "bad_event"),
+    ({"start": "yesterday"}, "bad_event"),
+    ({"end": "2026-11-20T08:00:00Z"}, "bad_range"),
+    ({"start": "2026-11-20T09:00:00"}, "bad_event"),
+    ({"start": "2026-11-20T09:00:00Z", "end": "2027-12-20T09:00:00Z"}, "bad_range"),
+    ({"job": "../users/alice"}, "bad_event"),
     ({"options": {"fps": 1000}}, "bad_options"),
     ({"options": ["fps", 10]}, "bad_event"),
 ])

@@ -35,7 +35,7 @@ from camcloud_cli.local.timers import (
     queue_depth,
 )
 from gallery import create_app as create_gallery
-from gallery.jobs import InProcessJobRunner, JobContext, default_handlers
+from gallery.jobs import JobRouter, default_runner
 from lambdas.thumbnailer.app import make_handler
 
 LOCAL_BUCKET = "camcloud-local"
@@ -71,7 +71,7 @@ class LocalStack:
         self.dlq_url = ""
         # The schedules (daily time-lapse, alert check) and the gallery's background jobs.
         self.timers: list[Periodic] = []
-        self._jobs: InProcessJobRunner | None = None
+        self._jobs: JobRouter | None = None
 
     @property
     def bucket(self) -> str:
@@ -126,8 +126,9 @@ class LocalStack:
         ingest_app = ingest.create_app(self.settings, self.s3)
         # The ingest's drainer runs where the process model lives: here, or gunicorn's hook.
         self._stop_drainer = ingest.start_background(ingest_app)
-        self._jobs = InProcessJobRunner(default_handlers(JobContext(
-            lambda: self.s3, self.bucket, time.time, self.settings.gallery_timezone)))
+        # No time-lapse function here: ranges run in this process, as the Lambda runs them.
+        self._jobs = default_runner(self.settings.with_changes(timelapse_function=None),
+                                    lambda: self.s3, time.time)
         gallery_app = create_gallery(self.settings, self.s3, jobs=self._jobs)
         web = split_by_path(ingest_app, gallery_app)
         self._http = make_server(self.host, self.port, web, threaded=True)

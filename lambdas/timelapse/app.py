@@ -7,11 +7,16 @@ Three event shapes (samples in ``events/timelapse-*.json``):
   the gallery's time zone) and invokes this function once per camera, asynchronously, so that
   no camera's day shares an invocation's 15 minutes with another's;
 - ``{"action": "daily", "device": "cam-1", "date": "YYYY-MM-DD"}``: one camera's day;
-- ``{"action": "range", "device": "cam-1", "since": "...", "until": "...", "options": {...}}``:
-  an on-demand range (RFC 3339 times).
+- ``{"action": "range", "job": "<id>", "device": "cam-1", "start": "...", "end": "...",
+  "options": {...}}``: a custom range (RFC 3339 times), the payload the gallery's LambdaRunner
+  sends (``camcloud.timelapse.jobs.RangeJob``); with ``job``, its progress and outcome are
+  written to ``jobs/{id}.json`` for the gallery to follow.
 
 A refused job (bad input, no usable frames, too long for one invocation) answers its reason and
-is not retried; any other failure raises, so Lambda retries it and then dead-letters it.
+is not retried. Any other failure of a range job with a ``job`` is recorded in its record and
+answered (the user watching the gallery sees it; a retry would find the job failed and do
+nothing); any other failure of anything else raises, so Lambda retries it and then
+dead-letters it.
 """
 
 from __future__ import annotations
@@ -32,15 +37,12 @@ from camcloud import layout
 from camcloud.errors import Refusal
 from camcloud.s3 import lazy, make_client
 from camcloud.settings import Settings
-from camcloud.timelapse import Options, build_daily, build_timelapse, daily_jobs
+from camcloud.timelapse import Options, build_daily, daily_jobs
+from camcloud.timelapse.jobs import LAMBDA_SAFETY_MARGIN_S, RangeJob, run_range_job
 from camcloud.timelapse.plan import zone
 
 SERVICE = "camcloud-timelapse"
 NAMESPACE = "camcloud"
-# Left for the upload, the sidecar and the answer after the estimated encoding time.
-SAFETY_MARGIN_S = 60.0
-# An interval a range may not exceed whatever the thinning: a typo (a year) is refused early.
-MAX_RANGE = timedelta(days=366)
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
@@ -56,8 +58,7 @@ class Job:
     action: str
     device: str | None = None
     day: date | None = None
-    start: datetime | None = None
-    end: datetime | None = None
+    range_job: RangeJob | None = None
     scheduled: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -103,13 +104,9 @@ def parse_job(event: Any) -> Job:
         except ValueError:
             raise Refusal(400, "bad_event", "date must be YYYY-MM-DD") from None
         return Job("daily", device=device, day=day, options=dict(options))
-    else:
-        start, end = _moment(event, "since"), _moment(event, "until")
-        if end <= start:
-            raise Refusal(400, "bad_range", "until must be after since")
-        if end - start > MAX_RANGE:
-            raise Refusal(400, "bad_range", f"a range may span at most {MAX_RANGE.days} days")
-        return Job("range", device=device, start=start, end=end, options=dict(options))
+    range_job = RangeJob.from_payload(event)
+    return Job("range", device=range_job.device, range_job=range_job,
+               options=range_job.options)
 
 
 def run_job(job: Job, *, client: Any, settings: Settings, clock: Clock, invoke: Invoke,
@@ -131,26 +128,40 @@ def run_job(job: Job, *, client: Any, settings: Settings, clock: Clock, invoke: 
         result = build_daily(client, settings.bucket, job.device, job.day, options, clock=clock,
                              time_budget_s=time_budget_s)
     else:
-        assert job.start is not None and job.end is not None
-        result = build_timelapse(client, settings.bucket, job.device, job.start, job.end,
-                                 options, clock=clock, time_budget_s=time_budget_s)
+        assert job.range_job is not None
+        result = run_range_job(client, settings.bucket, job.range_job, tz=tz, clock=clock,
+                               time_budget_s=time_budget_s)
     metrics.add_metric(name="TimelapsesBuilt", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TimelapseFrames", unit=MetricUnit.Count, value=result.frames_used)
-    return {"status": 201, "key": result.key, "sidecar": result.sidecar_key,
-            "frames_used": result.frames_used, "skipped": result.skipped}
+    answer = {"status": 201, "key": result.key, "sidecar": result.sidecar_key,
+              "frames_used": result.frames_used, "skipped": result.skipped}
+    if job.range_job is not None and job.range_job.job_id is not None:
+        answer["job"] = job.range_job.job_id
+    return answer
 
 
 def handle(event: Any, *, client: Any, settings: Settings, clock: Clock, invoke: Invoke,
            time_budget_s: float | None = None) -> dict[str, Any]:
-    """Parse, run, shape: a refusal is an answer (no retry), anything else raises."""
+    """Parse, run, shape: a refusal is an answer (no retry), and so is a failed range job
+    (recorded in its ``jobs/`` record); anything else raises."""
+    job: Job | None = None
     try:
-        return run_job(parse_job(event), client=client, settings=settings, clock=clock,
-                       invoke=invoke, time_budget_s=time_budget_s)
+        job = parse_job(event)
+        return run_job(job, client=client, settings=settings, clock=clock, invoke=invoke,
+                       time_budget_s=time_budget_s)
     except Refusal as refusal:
         metrics.add_metric(name="TimelapsesRefused", unit=MetricUnit.Count, value=1)
         logger.info("time-lapse refused", extra={"code": refusal.code,
                                                   "reason": refusal.message})
         return {"status": refusal.status, **refusal.body()}
+    except Exception as exc:
+        if job is None or job.range_job is None or job.range_job.job_id is None:
+            raise
+        # The record says failed, with the reason; a retry would only find it so.
+        metrics.add_metric(name="TimelapseJobsFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("time-lapse job failed", extra={"job": job.range_job.job_id})
+        return {"status": 500, "error": "job_failed",
+                "message": f"{type(exc).__name__}: {exc}"[:300], "job": job.range_job.job_id}
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         state.lambda_client.invoke(FunctionName=context.invoked_function_arn,
                                    InvocationType="Event", Payload=json.dumps(job).encode())
 
-    budget = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_S
+    budget = context.get_remaining_time_in_millis() / 1000 - LAMBDA_SAFETY_MARGIN_S
     return handle(event, client=state.client, settings=state.settings, clock=_now,
                   invoke=invoke, time_budget_s=budget)
