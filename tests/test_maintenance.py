@@ -9,14 +9,17 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from click.testing import CliRunner
-from PIL import ExifTags, Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw, ImageStat
 
 from camcloud import layout, reprocess
 from camcloud.devices import DeviceRegistry
+from camcloud.records import object_metadata
 from camcloud.settings import Settings
+from camcloud.thumbnailer import Thumbnailer
 from camcloud_cli import main
 from tests.conftest import BUCKET
 
@@ -282,3 +285,182 @@ def test_import_reads_capture_times_from_old_server_file_names_and_zoneless_exif
 def test_import_refuses_an_unknown_time_zone(s3: Any, tmp_path: Path) -> None:
     result = invoke("import", str(tmp_path), "--device", "garden-cam", "--timezone", "Mars/Base")
     assert result.exit_code == 2 and "unknown time zone 'Mars/Base'" in result.output
+
+
+def top_white(width: int = 640, height: int = 480) -> bytes:
+    """An old photo taken upright: top half white, bottom half black."""
+    image = Image.new("RGB", (width, height), (0, 0, 0))
+    ImageDraw.Draw(image).rectangle((0, 0, width - 1, height // 2 - 1), fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def preview_of(s3: Any, ref: layout.CaptureRef) -> Image.Image:
+    """The preview the thumbnailer made of a capture, decoded."""
+    body = s3.get_object(Bucket=BUCKET, Key=ref.preview_key)["Body"].read()
+    image = Image.open(io.BytesIO(body))
+    image.load()
+    return image
+
+
+def white_half(image: Image.Image) -> str:
+    """Which half of a landscape or portrait image is the white one: top, bottom, left, right."""
+    grey = image.convert("L")
+    width, height = grey.size
+    halves = {
+        "top": (0, 0, width, height // 2), "bottom": (0, height // 2, width, height),
+        "left": (0, 0, width // 2, height), "right": (width // 2, 0, width, height),
+    }
+    means = {name: ImageStat.Stat(grey.crop(box)).mean[0] for name, box in halves.items()}
+    return max(means, key=lambda name: means[name])
+
+
+def created_event(ref: layout.CaptureRef, name: str = "ObjectCreated:Put") -> dict[str, Any]:
+    """The S3 event the raw/ trigger delivers for an original."""
+    return {"Records": [{"eventName": name, "s3": {"bucket": {"name": BUCKET},
+                                                   "object": {"key": quote_plus(ref.raw_key)}}}]}
+
+
+def imported_ref(s3: Any, device: str) -> layout.CaptureRef:
+    """The one original of ``device`` under raw/."""
+    (item,) = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"raw/{device}/")["Contents"]
+    return layout.parse_key(item["Key"])
+
+
+def the_thumbnailer(s3: Any) -> Thumbnailer:
+    """The thumbnailer as the trigger runs it, reading the device registry afresh."""
+    return Thumbnailer(lambda: s3, DeviceRegistry(lambda: s3, BUCKET))
+
+
+def test_imported_photos_are_not_turned_by_the_cameras_rotation(
+    s3: Any, registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    """Given a camera mounted upside down (rotation 180) and an old upright photo of it, when
+    imported and its event is rendered, then the preview stays upright (regression: every
+    imported photo was turned by the camera's rotation), and the record says so; when the
+    camera's rotation is then changed and its thumbnails re-rendered, it is still upright."""
+    registry.add("garden-cam", rotation=180)
+    (tmp_path / "20250601_143000.jpg").write_bytes(top_white())
+
+    result = invoke("import", str(tmp_path), "--device", "garden-cam")
+    ref = imported_ref(s3, "garden-cam")
+    the_thumbnailer(s3).process_event(created_event(ref))
+
+    assert result.exit_code == 0, result.output
+    assert "shown as taken (garden-cam's rotation setting does not turn them)" in result.output
+    assert s3.head_object(Bucket=BUCKET, Key=ref.raw_key)["Metadata"]["source"] == "import"
+    preview = preview_of(s3, ref)
+    assert preview.size == (640, 480) and white_half(preview) == "top"
+    (record,) = records(s3).values()
+    assert (record["source"], record["rotation"], record["status"]) == ("import", 0, "ok")
+
+    changed = invoke("devices", "set", "garden-cam", "--rotation", "90")
+    rerendered = invoke("reprocess", "--device", "garden-cam")
+
+    assert changed.exit_code == 0 and rerendered.exit_code == 0, rerendered.output
+    preview = preview_of(s3, ref)
+    assert preview.size == (640, 480) and white_half(preview) == "top"
+    assert records(s3)[ref.meta_key]["rotation"] == 0
+
+
+def test_import_with_apply_rotation_turns_photos_as_the_camera_turns_its_uploads(
+    s3: Any, registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    """Given a camera with rotation 180 and old photos it took upside down, when imported with
+    --apply-rotation, then the preview is turned (the white top ends at the bottom) and the
+    record says 180; when the camera's rotation changes to 90 and it is re-rendered, the
+    import follows the camera as its uploads do."""
+    registry.add("garden-cam", rotation=180)
+    (tmp_path / "20250601_143000.jpg").write_bytes(top_white())
+
+    result = invoke("import", str(tmp_path), "--device", "garden-cam", "--apply-rotation")
+    ref = imported_ref(s3, "garden-cam")
+    the_thumbnailer(s3).process_event(created_event(ref))
+
+    assert result.exit_code == 0, result.output
+    assert "turned by garden-cam's rotation setting (180)" in result.output
+    assert white_half(preview_of(s3, ref)) == "bottom"
+    assert records(s3)[ref.meta_key]["rotation"] == 180
+
+    invoke("devices", "set", "garden-cam", "--rotation", "90")
+    rerendered = invoke("reprocess", "--device", "garden-cam")
+
+    assert rerendered.exit_code == 0, rerendered.output
+    preview = preview_of(s3, ref)
+    # 90 degrees clockwise: the white top becomes the right half of a portrait preview.
+    assert preview.size == (480, 640) and white_half(preview) == "right"
+    assert records(s3)[ref.meta_key]["rotation"] == 90
+
+
+def test_reimport_with_the_other_rotation_choice_changes_it_and_renders_again(
+    s3: Any, registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    """Given photos imported without --apply-rotation, when imported again with it, then
+    nothing is stored twice, the stored ones are re-marked (their copy event renders them
+    turned); a third run with the same choice changes nothing."""
+    registry.add("garden-cam", rotation=180)
+    (tmp_path / "20250601_143000.jpg").write_bytes(top_white())
+    invoke("import", str(tmp_path), "--device", "garden-cam")
+    ref = imported_ref(s3, "garden-cam")
+    the_thumbnailer(s3).process_event(created_event(ref))
+
+    again = invoke("import", str(tmp_path), "--device", "garden-cam", "--apply-rotation")
+    the_thumbnailer(s3).process_event(created_event(ref, "ObjectCreated:Copy"))
+    third = invoke("import", str(tmp_path), "--device", "garden-cam", "--apply-rotation")
+
+    assert again.exit_code == 0, again.output
+    assert "stored 0, already there 1, skipped 0" in again.output
+    assert "1 already imported with the other rotation choice: changed" in again.output
+    assert imported_ref(s3, "garden-cam") == ref
+    head = s3.head_object(Bucket=BUCKET, Key=ref.raw_key)
+    assert head["Metadata"]["apply-rotation"] == "yes" and head["ContentType"] == "image/jpeg"
+    assert head["Metadata"]["clock"] == "name"
+    assert white_half(preview_of(s3, ref)) == "bottom"
+    assert "stored 0, already there 1" in third.output and "changed" not in third.output
+
+
+def test_import_never_re_marks_a_cameras_upload_of_the_same_photo(
+    s3: Any, registry: DeviceRegistry, tmp_path: Path
+) -> None:
+    """Given a camera's own upload at the key an import of the same bytes lands on, when the
+    file is imported, then the upload is left as it is: not re-marked as an import, still
+    turned by the camera's rotation."""
+    registry.add("garden-cam", rotation=180)
+    body = top_white()
+    (tmp_path / "20250601_143000.jpg").write_bytes(body)
+    sha = hashlib.sha256(body).hexdigest()
+    ref = layout.CaptureRef.new("garden-cam", at("2025-06-01T14:30:00+00:00"), sha)
+    s3.put_object(Bucket=BUCKET, Key=ref.raw_key, Body=body, ContentType="image/jpeg",
+                  Metadata=object_metadata(
+                      capture_id=sha, captured_at="2025-06-01T14:30:00.000+00:00",
+                      received_at="2025-06-01T14:30:01.000+00:00", clock="device",
+                      sha256=sha, size=len(body), telemetry={}))
+
+    result = invoke("import", str(tmp_path), "--device", "garden-cam")
+    the_thumbnailer(s3).process_event(created_event(ref))
+
+    assert "stored 0, already there 1" in result.output and "changed" not in result.output
+    assert "source" not in s3.head_object(Bucket=BUCKET, Key=ref.raw_key)["Metadata"]
+    assert white_half(preview_of(s3, ref)) == "bottom"
+    assert records(s3)[ref.meta_key]["source"] == "camera"
+
+
+def test_photos_imported_before_the_mark_are_not_turned_on_reprocess(
+    s3: Any, registry: DeviceRegistry
+) -> None:
+    """Given a photo imported by an earlier camcloud (no source mark, clock "exif") of a
+    camera with rotation 180, when reprocessed, then it is rendered upright as an import."""
+    registry.add("garden-cam", rotation=180)
+    body = top_white()
+    ref = layout.CaptureRef.new("garden-cam", at("2024-12-24T18:00:00+00:00"), "legacy")
+    s3.put_object(Bucket=BUCKET, Key=ref.raw_key, Body=body, ContentType="image/jpeg",
+                  Metadata={"capture-id": "legacy", "clock": "exif",
+                            "captured-at": "2024-12-24T18:00:00.000+00:00"})
+
+    result = invoke("reprocess", "--device", "garden-cam")
+
+    assert result.exit_code == 0, result.output
+    assert white_half(preview_of(s3, ref)) == "top"
+    record = records(s3)[ref.meta_key]
+    assert (record["source"], record["rotation"]) == ("import", 0)

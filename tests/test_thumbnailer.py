@@ -35,7 +35,9 @@ RECORD_FIELDS = {
 
 def load_event(name: str) -> dict[str, Any]:
     """A sample event from events/."""
-    return json.loads((EVENTS / name).read_text())
+    event = json.loads((EVENTS / name).read_text())
+    assert isinstance(event, dict)
+    return event
 
 
 def event_keys(event: dict[str, Any]) -> list[str]:
@@ -500,3 +502,32 @@ def test_plan_of_an_unread_original_over_the_cap_is_a_too_large_placeholder() ->
     assert plan.record["error_code"] == "too_large" and plan.record["bytes"] == 10**9
     assert "sha256" not in plan.record or plan.record["sha256"] is None
     assert Image.open(io.BytesIO(plan.thumb)).size == (320, 240)
+
+
+@pytest.mark.parametrize(("metadata", "source", "rotation"), [
+    ({"clock": "device"}, "camera", 90),
+    ({"clock": "server"}, "camera", 90),
+    ({}, "camera", 90),
+    (object_metadata(capture_id="x", captured_at="2025-06-01T12:00:00.000+00:00",
+                     received_at="2026-11-21T09:30:00.000+00:00", clock="exif", sha256="0",
+                     size=1, telemetry={}, imported=True), "import", 0),
+    (object_metadata(capture_id="x", captured_at="2025-06-01T12:00:00.000+00:00",
+                     received_at="2026-11-21T09:30:00.000+00:00", clock="file", sha256="0",
+                     size=1, telemetry={}, imported=True, apply_rotation=True), "import", 90),
+    ({"clock": "name"}, "import", 0),  # imported before imports were marked
+    ({"source": "import", "apply-rotation": "maybe"}, "import", 0),
+])
+def test_plan_turns_uploads_by_the_device_rotation_and_imports_only_when_asked(
+    metadata: dict[str, str], source: str, rotation: int
+) -> None:
+    """Given an original's object metadata and a device rotation of 90, when planned, then
+    an upload is turned, an import only if it asked for it, and the record says which."""
+    body = photo(64, 48)
+    stored = camcloud.s3.StoredObject(body=body, size=len(body), metadata=metadata)
+
+    plan = thumbnailer.plan_capture(layout.parse_key(PUT_KEY), stored, rotation=90,
+                                    processed_at="2026-11-21T09:30:02.000+00:00")
+
+    assert plan.rendition is not None
+    assert (plan.record["source"], plan.record["rotation"]) == (source, rotation)
+    assert Image.open(io.BytesIO(plan.preview)).size == ((48, 64) if rotation else (64, 48))
