@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from PIL import Image
+from PIL import Image, ImageDraw, ImageStat
 
 from camcloud import layout
 from camcloud_cli import main
@@ -82,3 +83,52 @@ def test_reprocess_repairs_a_lost_thumbnail_in_the_local_stack(local_stack: Any)
     assert result.exit_code == 0, result.output
     thumb = local_stack.s3.get_object(Bucket=local_stack.bucket, Key=ref.thumb_key)
     assert Image.open(io.BytesIO(thumb["Body"].read())).size == (320, 240)
+
+
+def stack_command(stack: Any, *args: str) -> Any:
+    """Run the camcloud command against the local stack's bucket."""
+    return CliRunner().invoke(main, list(args), env={
+        "CAMCLOUD_BUCKET": stack.bucket,
+        "CAMCLOUD_REGION": stack.settings.region,
+        "CAMCLOUD_S3_ENDPOINT": stack.info["s3_endpoint"],
+    })
+
+
+def top_is_white(stack: Any, ref: layout.CaptureRef) -> bool:
+    """Whether the capture's preview is brighter in its top half than in its bottom half."""
+    body = stack.s3.get_object(Bucket=stack.bucket, Key=ref.preview_key)["Body"].read()
+    grey = Image.open(io.BytesIO(body)).convert("L")
+    width, height = grey.size
+    top = ImageStat.Stat(grey.crop((0, 0, width, height // 2))).mean[0]
+    bottom = ImageStat.Stat(grey.crop((0, height // 2, width, height))).mean[0]
+    return top > bottom
+
+
+def test_an_import_renders_upright_and_turns_once_reimported_with_apply_rotation(
+    local_stack: Any, tmp_path: Path
+) -> None:
+    """Given a camera registered with rotation 180 and an old upright photo of it, when it is
+    imported into the local stack, then the worker renders it upright; when it is imported
+    again with --apply-rotation, then its copy event makes the worker render it turned."""
+    image = Image.new("RGB", (640, 480), (0, 0, 0))
+    ImageDraw.Draw(image).rectangle((0, 0, 639, 239), fill=(255, 255, 255))
+    image.save(tmp_path / "20250601_143000.jpg", "JPEG", quality=90)
+    assert stack_command(local_stack, "devices", "add", "old-cam", "--rotation", "180"
+                         ).exit_code == 0
+
+    imported = stack_command(local_stack, "import", str(tmp_path), "--device", "old-cam")
+    (item,) = local_stack.s3.list_objects_v2(Bucket=local_stack.bucket,
+                                             Prefix="raw/old-cam/")["Contents"]
+    ref = layout.parse_key(item["Key"])
+    first = wait_for(lambda: record_or_none(local_stack, ref))
+
+    assert imported.exit_code == 0, imported.output
+    assert first is not None and (first["source"], first["rotation"]) == ("import", 0)
+    assert top_is_white(local_stack, ref)
+
+    again = stack_command(local_stack, "import", str(tmp_path), "--device", "old-cam",
+                          "--apply-rotation")
+    turned = wait_for(lambda: (record_or_none(local_stack, ref) or {}).get("rotation") == 180)
+
+    assert again.exit_code == 0, again.output
+    assert turned and not top_is_white(local_stack, ref)
