@@ -92,3 +92,22 @@ def test_every_header_the_firmware_sends_is_in_the_protocol_doc() -> None:
     # Then the doc names each of them
     doc = PROTOCOL.read_text()
     assert sorted(name for name in headers if f"`{name}`" not in doc) == []
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for the headings of ``page``."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_in_the_protocol_doc_reaches_a_page_and_heading() -> None:
+    # Given the relative links of the protocol doc
+    links = re.findall(r"\]\(([^)#:]*)(?:#([^)]+))?\)", PROTOCOL.read_text())
+    assert links, "the scan found no links"
+    # Then each names a page that exists, and a heading on it
+    broken = []
+    for path, anchor in links:
+        page = (PROTOCOL.parent / path).resolve() if path else PROTOCOL
+        if not page.is_file() or (anchor and anchor not in _anchors(page)):
+            broken.append(f"{path}#{anchor}")
+    assert broken == []
