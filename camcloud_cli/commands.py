@@ -134,6 +134,7 @@ def devices_set(device: str, name: str | None, rotation: str | None) -> None:
         # Thumbnails already rendered keep the old rotation until rendered again.
         click.echo("new captures turn with it; to re-render the thumbnails it already has:")
         click.echo(f"  {camcloud_command()} reprocess --device {device}")
+        click.echo("(imported photos stay as taken unless imported with --apply-rotation)")
 
 
 @devices.command("rotate-key")

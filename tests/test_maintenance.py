@@ -359,6 +359,8 @@ def test_imported_photos_are_not_turned_by_the_cameras_rotation(
     rerendered = invoke("reprocess", "--device", "garden-cam")
 
     assert changed.exit_code == 0 and rerendered.exit_code == 0, rerendered.output
+    assert "imported photos stay as taken unless imported with --apply-rotation" in (
+        changed.output)
     preview = preview_of(s3, ref)
     assert preview.size == (640, 480) and white_half(preview) == "top"
     assert records(s3)[ref.meta_key]["rotation"] == 0
