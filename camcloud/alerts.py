@@ -30,7 +30,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import ClientError
 
-from camcloud import s3, status
+from camcloud import cadence, s3, status
+from camcloud.device_config import check_setting
+from camcloud.errors import Refusal
 from camcloud.layout import check_device_id, rev_from_ms
 
 SCHEMA = 1
@@ -55,10 +57,10 @@ class AlertRules:
     silence_floor_s: float = 600.0
     # Until a camera's interval is learned (or configured), be patient.
     unlearned_silence_s: float = 6 * 3600.0
-    # Gaps shorter than this are bursts (motion, a backlog), not the camera's rhythm.
-    burst_gap_s: float = 20.0
+    # The interval is learned from this many gaps at least (bursts count as one capture:
+    # cadence.BURST_GAP_S), over the last ``times_kept`` on-time captures.
     min_gaps: int = 3
-    gaps_kept: int = 16
+    times_kept: int = 17
     error_streak: int = 3
     frames_quiet_s: float = 3600.0
     heap_window: int = 16
@@ -206,10 +208,8 @@ def usual_interval(camera: dict[str, Any], rules: AlertRules) -> float | None:
     configured = camera.get("interval_s")
     if isinstance(configured, int | float) and configured > 0:
         return float(configured)
-    gaps = camera.get("gaps") or []
-    if len(gaps) >= rules.min_gaps:
-        return float(statistics.median(gaps))
-    return None
+    times = camera.get("times") or []
+    return cadence.usual_interval([t / 1000 for t in times], min_gaps=rules.min_gaps)
 
 
 def silence_after(camera: dict[str, Any], rules: AlertRules) -> float:
@@ -222,11 +222,35 @@ def silence_after(camera: dict[str, Any], rules: AlertRules) -> float:
 
 def _new_camera() -> dict[str, Any]:
     return {
-        "last_upload": None, "last_checkin": None, "interval_s": None, "firmware": None,
-        "gaps": [], "prev_t": None, "consumed": None, "pending": [],
+        "last_upload": None, "last_checkin": None, "interval_s": None, "active_hours": None,
+        "firmware": None, "times": [], "consumed": None, "pending": [],
         "heap": [], "frames": None, "frames_lost_at": None, "frames_lost": 0,
         "last_ok": None, "last_error": None, "error_code": None, "error_streak": 0, "ota": None,
     }
+
+
+def _upgrade_camera(camera: dict[str, Any]) -> dict[str, Any]:
+    """A camera's stored state with every field this version keeps (older states lack some)."""
+    upgraded = {**_new_camera(), **camera}
+    gaps, last = upgraded.pop("gaps", None), upgraded.pop("prev_t", None)
+    if not upgraded["times"] and isinstance(last, int):
+        # The state kept the gaps and the last on-time capture before the rhythm rule moved to
+        # camcloud.cadence: rebuild the capture times so that nothing learned is lost.
+        times = [last]
+        for gap in reversed(gaps if isinstance(gaps, list) else []):
+            if isinstance(gap, int | float) and gap > 0:
+                times.insert(0, times[0] - int(round(gap * 1000)))
+        upgraded["times"] = times
+    return upgraded
+
+
+def _active_hours(value: Any) -> str | None:
+    """A summary's active hours in canonical form; anything unreadable counts as all day."""
+    try:
+        hours = check_setting("active_hours", value)
+    except Refusal:
+        return None
+    return hours if isinstance(hours, str) else None
 
 
 def _later(a: int | None, b: Any) -> int | None:
@@ -256,6 +280,8 @@ def _merge_writer(
                 camera["firmware"] = summary["firmware"]
             if isinstance(summary.get("interval_s"), int):
                 camera["interval_s"] = summary["interval_s"]
+            if "active_hours" in summary:  # an older writer does not know them: keep ours
+                camera["active_hours"] = _active_hours(summary["active_hours"])
         camera["last_upload"] = _later(camera["last_upload"], summary.get("last_upload"))
         camera["last_checkin"] = _later(camera["last_checkin"], summary.get("last_checkin"))
         before = seen.get(device, {"processed": 0, "errors": 0})
@@ -311,11 +337,9 @@ def _consume_samples(camera: dict[str, Any], horizon_ms: int, rules: AlertRules)
     camera["pending"] = pending[len(ready):]
     for t, late, heap, frames in ready:
         if not late:
-            if camera["prev_t"] is not None:
-                gap = (t - camera["prev_t"]) / 1000
-                if gap >= rules.burst_gap_s:
-                    camera["gaps"] = (camera["gaps"] + [round(gap, 3)])[-rules.gaps_kept:]
-            camera["prev_t"] = t
+            times = cadence.remember([x / 1000 for x in camera["times"]], t / 1000,
+                                     keep=rules.times_kept)
+            camera["times"] = [int(round(x * 1000)) for x in times]
         if isinstance(heap, int):
             camera["heap"] = (camera["heap"] + [heap])[-rules.heap_window:]
         if isinstance(frames, int):
@@ -339,6 +363,18 @@ def _median(values: Sequence[int]) -> float:
     return float(statistics.median(values))
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What one detector concludes of a camera: its condition holds (open) or cleared (close)."""
+
+    kind: str
+    device: str
+    holds: bool
+    title: str
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 def detect(
     state: dict[str, Any],
     now_ms: int,
@@ -347,96 +383,157 @@ def detect(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Open and close incidents in ``state`` (pure); return (opened, closed)."""
     incidents: dict[str, dict[str, Any]] = state["incidents"]
+    verdicts = [verdict
+                for device, camera in sorted(state["cameras"].items())
+                for verdict in judge_camera(device, camera, incidents, now_ms, rules)]
+    verdicts.extend(_judge_dlq(dlq_depth, rules))
+    return apply_verdicts(verdicts, incidents, now_ms)
+
+
+def judge_camera(device: str, camera: dict[str, Any], incidents: dict[str, dict[str, Any]],
+                 now_ms: int, rules: AlertRules) -> list[Verdict]:
+    """Every detector's verdict on one camera; a detector without an opinion says nothing."""
+    verdicts = [
+        _judge_silence(device, camera, incidents, now_ms, rules),
+        _judge_errors(device, camera, now_ms, rules),
+        _judge_frames(device, camera, now_ms, rules),
+        _judge_heap(device, camera, incidents, rules),
+        _judge_ota(device, camera),
+    ]
+    return [verdict for verdict in verdicts if verdict is not None]
+
+
+def apply_verdicts(verdicts: Sequence[Verdict], incidents: dict[str, dict[str, Any]],
+                   now_ms: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Open what holds and is not open yet, close what cleared and is open: the transitions."""
     opened: list[dict[str, Any]] = []
     closed: list[dict[str, Any]] = []
-
-    def open_(kind: str, device: str, title: str, detail: str, **extra: Any) -> None:
-        incident_id = f"{kind}:{device}"
-        if incident_id in incidents:
-            return
-        incident = {"id": incident_id, "kind": kind, "device": device, "opened_at": now_ms,
-                    "title": title, "detail": detail, **extra}
-        incidents[incident_id] = incident
-        opened.append(incident)
-
-    def close(kind: str, device: str, title: str, detail: str) -> None:
-        incident = incidents.pop(f"{kind}:{device}", None)
-        if incident is None:
-            return
-        closed.append({**incident, "closed_at": now_ms, "close_title": title,
-                       "close_detail": detail})
-
-    for device, camera in sorted(state["cameras"].items()):
-        contacts = [t for t in (camera["last_upload"], camera["last_checkin"]) if t is not None]
-        if contacts:
-            contact = max(contacts)
-            after = silence_after(camera, rules)
-            usual = usual_interval(camera, rules)
-            usually = f"usually every {describe_duration(usual)}" if usual else "interval unknown"
-            if (now_ms - contact) / 1000 > after:
-                open_("silent", device, f"{device} is silent",
-                      f"{device} has sent nothing since {_utc(contact)} "
-                      f"({describe_duration((now_ms - contact) / 1000)}; {usually}).",
-                      since=contact)
-            else:
-                incident = incidents.get(f"silent:{device}")
-                if incident is not None:
-                    silent_for = (contact - incident.get("since", contact)) / 1000
-                    close("silent", device, f"{device} is back",
-                          f"{device} is back at {_utc(contact)} after "
-                          f"{describe_duration(silent_for)} of silence.")
-
-        if camera["error_streak"] >= rules.error_streak:
-            open_("errors", device, f"{device}: captures are failing",
-                  f"The last {camera['error_streak']} captures of {device} became error records "
-                  f"({camera['error_code'] or 'unknown reason'}).")
-        elif camera["error_streak"] == 0:
-            close("errors", device, f"{device}: captures are good again",
-                  f"{device} sent a good capture at {_utc(camera['last_ok'] or now_ms)}.")
-
-        lost_at = camera["frames_lost_at"]
-        if lost_at is not None and (now_ms - lost_at) / 1000 < rules.frames_quiet_s:
-            open_("frames_lost", device, f"{device} is dropping frames",
-                  f"{device} dropped frames (its backlog was full); "
-                  f"{camera['frames_lost']} lost so far.")
-        elif (lost_at is not None and camera["last_upload"] is not None
-              and camera["last_upload"] > lost_at):
-            close("frames_lost", device, f"{device} no longer drops frames",
-                  f"No frame lost by {device} for {describe_duration(rules.frames_quiet_s)}.")
-
-        heap = camera["heap"]
-        incident = incidents.get(f"heap_falling:{device}")
-        if incident is None and len(heap) >= 8:
-            baseline, recent = _median(heap[:4]), _median(heap[-4:])
-            if recent < rules.heap_drop * baseline:
-                open_("heap_falling", device, f"{device}: free memory is falling",
-                      f"The largest free heap block of {device} fell from {int(baseline)} to "
-                      f"{int(recent)} bytes across its recent captures.", baseline=baseline)
-        elif incident is not None and len(heap) >= 4:
-            recent = _median(heap[-4:])
-            if recent >= rules.heap_recover * float(incident.get("baseline", 0)):
-                close("heap_falling", device, f"{device}: free memory recovered",
-                      f"The largest free heap block of {device} is back at {int(recent)} bytes.")
-
-        ota = camera["ota"]
-        if ota is not None:
-            if str(ota["result"]).startswith("failed"):
-                open_("ota_failed", device, f"{device}: firmware update failed",
-                      f"{device} could not install firmware {ota.get('version') or '?'}: "
-                      f"{ota['result']}.")
-            elif str(ota["result"]).startswith("ok"):
-                close("ota_failed", device, f"{device}: firmware updated",
-                      f"{device} installed firmware {ota.get('version') or '?'}.")
-
-    if dlq_depth is not None:
-        if dlq_depth >= rules.dlq_threshold:
-            open_("dlq", SYSTEM, "Thumbnailer failures",
-                  f"{dlq_depth} capture events are in the thumbnailer's dead-letter queue; "
-                  "`camcloud reprocess` makes them again.", depth=dlq_depth)
-        else:
-            close("dlq", SYSTEM, "Thumbnailer dead-letter queue empty",
-                  "The thumbnailer's dead-letter queue is empty again.")
+    for verdict in verdicts:
+        incident_id = f"{verdict.kind}:{verdict.device}"
+        if verdict.holds and incident_id not in incidents:
+            incident = {"id": incident_id, "kind": verdict.kind, "device": verdict.device,
+                        "opened_at": now_ms, "title": verdict.title, "detail": verdict.detail,
+                        **verdict.extra}
+            incidents[incident_id] = incident
+            opened.append(incident)
+        elif not verdict.holds and incident_id in incidents:
+            closed.append({**incidents.pop(incident_id), "closed_at": now_ms,
+                           "close_title": verdict.title, "close_detail": verdict.detail})
     return opened, closed
+
+
+def _active_hours_of(camera: dict[str, Any]) -> str | None:
+    hours = camera.get("active_hours")
+    return hours if isinstance(hours, str) else None
+
+
+def quiet_seconds(camera: dict[str, Any], contact_ms: int, now_ms: int) -> float:
+    """How long the camera has been quiet, counting only its active hours (all day: all of it).
+
+    A camera outside its active hours is not expected to send (a battery camera sleeps through
+    the night), so that time does not count towards calling it silent.
+    """
+    try:
+        return cadence.active_seconds(contact_ms / 1000, now_ms / 1000, _active_hours_of(camera))
+    except Refusal:  # a hand-edited state: count every hour, as for a camera without a window
+        return (now_ms - contact_ms) / 1000
+
+
+def _judge_silence(device: str, camera: dict[str, Any], incidents: dict[str, dict[str, Any]],
+                   now_ms: int, rules: AlertRules) -> Verdict | None:
+    contacts = [t for t in (camera["last_upload"], camera["last_checkin"]) if t is not None]
+    if not contacts:
+        return None
+    contact = max(contacts)
+    quiet = quiet_seconds(camera, contact, now_ms)
+    if quiet > silence_after(camera, rules):
+        usual = usual_interval(camera, rules)
+        usually = f"usually every {describe_duration(usual)}" if usual else "interval unknown"
+        hours = _active_hours_of(camera)
+        within = f" within its active hours {hours} {cadence.ACTIVE_HOURS_ZONE}" if hours else ""
+        return Verdict("silent", device, True, f"{device} is silent",
+                       f"{device} has sent nothing since {_utc(contact)} "
+                       f"({describe_duration(quiet)}{within}; {usually}).",
+                       {"since": contact})
+    incident = incidents.get(f"silent:{device}")
+    if incident is None:
+        return None
+    silent_for = (contact - incident.get("since", contact)) / 1000
+    return Verdict("silent", device, False, f"{device} is back",
+                   f"{device} is back at {_utc(contact)} after "
+                   f"{describe_duration(silent_for)} of silence.")
+
+
+def _judge_errors(device: str, camera: dict[str, Any], now_ms: int,
+                  rules: AlertRules) -> Verdict | None:
+    if camera["error_streak"] >= rules.error_streak:
+        return Verdict("errors", device, True, f"{device}: captures are failing",
+                       f"The last {camera['error_streak']} captures of {device} became error "
+                       f"records ({camera['error_code'] or 'unknown reason'}).")
+    if camera["error_streak"] == 0:
+        return Verdict("errors", device, False, f"{device}: captures are good again",
+                       f"{device} sent a good capture at {_utc(camera['last_ok'] or now_ms)}.")
+    return None
+
+
+def _judge_frames(device: str, camera: dict[str, Any], now_ms: int,
+                  rules: AlertRules) -> Verdict | None:
+    lost_at = camera["frames_lost_at"]
+    if lost_at is not None and (now_ms - lost_at) / 1000 < rules.frames_quiet_s:
+        return Verdict("frames_lost", device, True, f"{device} is dropping frames",
+                       f"{device} dropped frames (its backlog was full); "
+                       f"{camera['frames_lost']} lost so far.")
+    if (lost_at is not None and camera["last_upload"] is not None
+            and camera["last_upload"] > lost_at):
+        return Verdict("frames_lost", device, False, f"{device} no longer drops frames",
+                       f"No frame lost by {device} for "
+                       f"{describe_duration(rules.frames_quiet_s)}.")
+    return None
+
+
+def _judge_heap(device: str, camera: dict[str, Any], incidents: dict[str, dict[str, Any]],
+                rules: AlertRules) -> Verdict | None:
+    heap = camera["heap"]
+    incident = incidents.get(f"heap_falling:{device}")
+    if incident is None and len(heap) >= 8:
+        baseline, recent = _median(heap[:4]), _median(heap[-4:])
+        if recent < rules.heap_drop * baseline:
+            return Verdict("heap_falling", device, True, f"{device}: free memory is falling",
+                           f"The largest free heap block of {device} fell from {int(baseline)} "
+                           f"to {int(recent)} bytes across its recent captures.",
+                           {"baseline": baseline})
+    elif incident is not None and len(heap) >= 4:
+        recent = _median(heap[-4:])
+        if recent >= rules.heap_recover * float(incident.get("baseline", 0)):
+            return Verdict("heap_falling", device, False, f"{device}: free memory recovered",
+                           f"The largest free heap block of {device} is back at {int(recent)} "
+                           "bytes.")
+    return None
+
+
+def _judge_ota(device: str, camera: dict[str, Any]) -> Verdict | None:
+    ota = camera["ota"]
+    if ota is None:
+        return None
+    if str(ota["result"]).startswith("failed"):
+        return Verdict("ota_failed", device, True, f"{device}: firmware update failed",
+                       f"{device} could not install firmware {ota.get('version') or '?'}: "
+                       f"{ota['result']}.")
+    if str(ota["result"]).startswith("ok"):
+        return Verdict("ota_failed", device, False, f"{device}: firmware updated",
+                       f"{device} installed firmware {ota.get('version') or '?'}.")
+    return None
+
+
+def _judge_dlq(dlq_depth: int | None, rules: AlertRules) -> list[Verdict]:
+    if dlq_depth is None:
+        return []
+    if dlq_depth >= rules.dlq_threshold:
+        return [Verdict("dlq", SYSTEM, True, "Thumbnailer failures",
+                        f"{dlq_depth} capture events are in the thumbnailer's dead-letter queue; "
+                        "`camcloud reprocess` makes them again.", {"depth": dlq_depth})]
+    return [Verdict("dlq", SYSTEM, False, "Thumbnailer dead-letter queue empty",
+                    "The thumbnailer's dead-letter queue is empty again.")]
 
 
 # --- messages and delivery --------------------------------------------------------------------
@@ -550,6 +647,8 @@ def _load_state(client: Any, bucket: str) -> tuple[dict[str, Any], str | None, b
         state = _empty_state()
     for name, value in _empty_state().items():
         state.setdefault(name, value)
+    state["cameras"] = {device: _upgrade_camera(camera)
+                        for device, camera in state["cameras"].items() if isinstance(camera, dict)}
     return state, str(response["ETag"]), _encode(state)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from camcloud import s3
+from camcloud import cadence, s3
 from camcloud.layout import check_device_id
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ WRITER_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 SAMPLES_KEPT = 32
 # A capture received this long after it was taken is a backlog replay (the camera's retry ring
 # after an outage) or an import: it proves the camera is alive but says nothing of its rhythm.
-LATE_AFTER_S = 120.0
+LATE_AFTER_S = cadence.LATE_AFTER_S
 
 
 def check_writer(writer: str) -> str:
@@ -82,6 +82,8 @@ class _Camera:
     error_code: str | None = None
     firmware: str | None = None
     interval_s: int | None = None
+    # The configured active hours ("06:30-20:00", UTC as the firmware reads them); None: all day.
+    active_hours: str | None = None
     ota: dict[str, Any] | None = None
     # [received_ms, late (0/1), max_alloc_heap or None, frames_lost or None]
     samples: deque[list[Any]] = field(default_factory=lambda: deque(maxlen=SAMPLES_KEPT))
@@ -102,6 +104,7 @@ class _Camera:
             "error_code": self.error_code,
             "firmware": self.firmware,
             "interval_s": self.interval_s,
+            "active_hours": self.active_hours,
             "ota": self.ota,
             "samples": [list(sample) for sample in self.samples],
         }
@@ -159,10 +162,15 @@ class StatusRecorder:
         captured_at: float | None = None,
         telemetry: Mapping[str, Any] | None = None,
         interval_s: int | None = None,
+        active_hours: str | None = None,
     ) -> None:
-        """Record a stored upload: receive and capture time, telemetry, configured interval."""
+        """Record a stored upload: receive and capture time, telemetry, configured schedule.
+
+        ``interval_s`` and ``active_hours`` are the device's configured ones (None: not set on
+        the server; all day for the hours), taken as they are at each upload.
+        """
         received_ms = _ms(received_at)
-        late = captured_at is not None and received_at - captured_at > LATE_AFTER_S
+        late = cadence.is_late(captured_at_s=captured_at, received_at_s=received_at)
         telemetry = telemetry or {}
         heap = telemetry.get("max_alloc_heap")
         frames = telemetry.get("frames_lost")
@@ -182,6 +190,7 @@ class StatusRecorder:
                 camera.firmware = firmware
             if interval_s is not None:
                 camera.interval_s = int(interval_s)
+            camera.active_hours = active_hours
 
     def note_checkin(self, device: str, *, at: float) -> None:
         """Record a check-in without an image (``GET /device/state``): the camera is alive."""

@@ -6,12 +6,11 @@ Plain values in, plain values out: no Flask, no boto3, so it is tested without m
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from camcloud import layout
+from camcloud import cadence, layout
 from camcloud.errors import Refusal
 
 HOUR_MS = 3_600_000
@@ -23,11 +22,6 @@ _AFTER_EVERYTHING = "~"
 STALE_FACTOR = 2.5
 STALE_MIN_SECONDS = 60
 
-
-# Gaps shorter than this are one burst (a motion trigger sending several frames), not the
-# camera's rhythm; and however tight a burst, the usual interval is never shown as 0 s.
-BURST_SECONDS = 10.0
-MIN_INTERVAL_SECONDS = 1.0
 
 
 class BadRequest(Refusal):
@@ -173,8 +167,8 @@ def activity(refs: list[layout.CaptureRef], now_ms: int) -> Activity:
         if 0 <= age < DAY_MS:
             # hourly[23] is the current hour, hourly[0] the one 23 hours ago.
             hourly[23 - age // HOUR_MS] += 1
-    usual = usual_interval([(newer - older) / 1000
-                            for newer, older in zip(times, times[1:], strict=False)])
+    # The same rhythm rule as the alerts' (camcloud.cadence): bursts left out, never 0 s.
+    usual = cadence.usual_interval(ms / 1000 for ms in times)
     last = times[0] if times else None
     stale = False
     if last is not None and usual is not None:
@@ -187,15 +181,6 @@ def activity(refs: list[layout.CaptureRef], now_ms: int) -> Activity:
         usual_interval_s=usual,
         stale=stale,
     )
-
-
-def usual_interval(gaps: list[float]) -> float | None:
-    """The median gap between captures, bursts left out; never below a second; None if none."""
-    gaps = [gap for gap in gaps if gap > 0]
-    if not gaps:
-        return None
-    rhythm = [gap for gap in gaps if gap >= BURST_SECONDS]
-    return max(MIN_INTERVAL_SECONDS, statistics.median(rhythm or gaps))
 
 
 @dataclass(frozen=True)

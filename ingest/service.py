@@ -154,6 +154,7 @@ class Ingest:
                 telemetry=capture.telemetry,
                 # Version 0: nothing set on the server, the camera runs its compiled interval.
                 interval_s=config.interval_s if config.version > 0 else None,
+                active_hours=config.active_hours if config.version > 0 else None,
             )
         except Exception:  # noqa: BLE001 - the summary must never cost an upload
             event("status_note_failed", logging.ERROR, device=capture.device, exc_info=True)

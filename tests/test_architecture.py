@@ -30,7 +30,7 @@ ROOTS = ["camcloud_cli", "ingest", "gallery", "lambdas", "camcloud"]
 PURE = [
     "camcloud.layout", "camcloud.validation", "camcloud.records", "camcloud.settings",
     "camcloud.imaging", "camcloud.errors", "camcloud.bounded", "camcloud.files",
-    "camcloud.ratelimit", "camcloud.sigv4", "camcloud.triggers",
+    "camcloud.ratelimit", "camcloud.sigv4", "camcloud.triggers", "camcloud.cadence",
 ]
 # Services of the adapters' packages: no Flask, so they are testable without HTTP.
 SERVICES = ["ingest.service", "ingest.spool", "ingest.drainer", "gallery.queries",

@@ -7,8 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from camcloud.devices import DeviceRegistry
 from gallery import create_app, listing
@@ -176,28 +174,6 @@ def test_imported_photos_are_neither_uploads_nor_last_seen(logged_in, s3, settin
     assert fact(yard, "Last seen") == "3 h ago"
     assert fact(yard, "Usually") == "every 10 min"
     assert "stale" in yard
-
-
-@pytest.mark.parametrize(("gaps", "usual"), [
-    ([600.0, 0.2, 0.2, 600.0, 0.2, 600.0], 600.0),  # bursts between the rhythm
-    ([0.2, 0.4, 0.1], 1.0),  # nothing but a burst: never below a second
-    ([0.0, 0.0], None),  # the same instant: no interval
-    ([30.0, 31.0, 29.0], 30.0),
-])
-def test_the_usual_interval_leaves_bursts_out_and_has_a_floor(gaps, usual):
-    assert listing.usual_interval(gaps) == usual
-
-
-@given(st.lists(st.floats(min_value=0, max_value=1e7), max_size=30))
-def test_the_usual_interval_is_never_a_burst_gap_when_the_camera_has_a_rhythm(gaps):
-    usual = listing.usual_interval(gaps)
-    if not any(gap > 0 for gap in gaps):
-        assert usual is None
-    else:
-        assert usual >= listing.MIN_INTERVAL_SECONDS
-        if any(gap >= listing.BURST_SECONDS for gap in gaps):
-            assert usual >= listing.BURST_SECONDS
-        assert "every 0 s" != listing.describe_interval(usual)
 
 
 def test_long_intervals_read_in_days():
