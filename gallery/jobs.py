@@ -31,6 +31,7 @@ from camcloud.errors import Refusal
 from camcloud.s3 import lazy
 from camcloud.settings import Settings
 from camcloud.timelapse.jobs import (
+    LAMBDA_BUDGET_S,
     JobStore,
     RangeJob,
     is_job_id,
@@ -229,14 +230,15 @@ class LambdaRunner(RangeJobRunner):
     cannot finish within one invocation is refused (413) before it is invoked."""
 
     def __init__(self, context: JobContext, lambda_client: Callable[[], Any],
-                 function_name: str) -> None:
+                 function_name: str, *, budget_s: float = LAMBDA_BUDGET_S) -> None:
         super().__init__(context)
         self._lambda_client = lambda_client
         self.function_name = function_name
+        self.budget_s = budget_s
 
     def _check(self, job: RangeJob) -> None:
         refuse_if_too_long(self.context.client(), self.context.bucket, job,
-                           tz=self.context.timezone)
+                           tz=self.context.timezone, budget_s=self.budget_s)
 
     def _start(self, job: RangeJob) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
