@@ -76,9 +76,9 @@ def import_command(folder: Path, device: str, timezone: str, apply_rotation: boo
     Each capture time comes from the file name (YYYYMMDD_HHMMSS, YYYY-MM-DD_HH-MM-SS, Unix
     seconds), else the EXIF DateTimeOriginal, else the file's modification time.
 
-    The camera's rotation setting does not turn imported photos unless --apply-rotation is
-    given; running the import again with the other choice changes it for the photos already
-    imported (they are rendered again).
+    Imported photos are shown as they were taken: DEVICE's rotation setting turns them
+    only with --apply-rotation. Run again with the other choice, the import changes it for
+    the photos already imported (they are rendered again).
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
