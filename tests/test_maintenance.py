@@ -466,3 +466,13 @@ def test_photos_imported_before_the_mark_are_not_turned_on_reprocess(
     assert white_half(preview_of(s3, ref)) == "top"
     record = records(s3)[ref.meta_key]
     assert (record["source"], record["rotation"]) == ("import", 0)
+
+
+def test_import_help_says_the_cameras_rotation_turns_imports_only_when_asked() -> None:
+    """Given a user reading `camcloud import --help`, then the rotation choice is explained."""
+    result = invoke("import", "--help")
+
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--apply-rotation" in text
+    assert "shown as they were taken: DEVICE's rotation setting turns them only with" in text
