@@ -132,6 +132,11 @@ TIMELAPSE_ACCESS = [
     ("s3:PutObject", obj(f"previews/{CAPTURE}.jpg"), {}, False),
     ("s3:PutObject", obj("meta/8204746599999_garden-cam_a4cf12-7-42.json"), {}, False),
     ("s3:DeleteObject", obj("timelapse/garden-cam/2026-11-30.mp4"), {}, False),
+    # A custom range's record: read (queued by the gallery), rewritten with progress.
+    ("s3:GetObject", obj("jobs/QrBl4b8hU_FGajvX.json"), {}, True),
+    ("s3:PutObject", obj("jobs/QrBl4b8hU_FGajvX.json"), {}, True),
+    ("s3:DeleteObject", obj("jobs/QrBl4b8hU_FGajvX.json"), {}, False),
+    ("s3:PutObject", obj("shares/0123456789abcdef0123.json"), {}, False),
     ("lambda:InvokeFunction",
      f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:camcloud-timelapse", {}, True),
     ("lambda:InvokeFunction",
@@ -160,6 +165,23 @@ def test_the_fan_out_names_the_function_the_policy_lets_it_invoke() -> None:
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
     assert allows(role_statements(stack, TIMELAPSE), "lambda:InvokeFunction", arn)
+
+
+def test_the_gallery_host_invokes_exactly_the_timelapse_function_it_is_told_about() -> None:
+    """Given the stack, then the gallery's role may invoke the time-lapse function and no other
+    function, and the host's configuration names that function (gallery.jobs.default_runner
+    then builds custom ranges there, asynchronously)."""
+    stack = render()
+    gallery = role_statements(stack, GALLERY)
+    name = stack.props("TimelapseFunction")["FunctionName"]
+
+    assert allows(gallery, "lambda:InvokeFunction", "<TimelapseFunction.Arn>")
+    assert not allows(gallery, "lambda:InvokeFunction",
+                      f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}-other")
+    assert not allows(gallery, "lambda:InvokeFunction", "<ThumbnailerFunction.Arn>")
+    assert not allows(gallery, "lambda:UpdateFunctionCode", "<TimelapseFunction.Arn>")
+    user_data = str(stack.props("HostLaunchTemplate")["LaunchTemplateData"]["UserData"])
+    assert "CAMCLOUD_TIMELAPSE_FUNCTION=<TimelapseFunction>\n" in user_data
 
 
 def test_failed_timelapse_days_dead_letter_and_alarm() -> None:
@@ -358,7 +380,11 @@ SHARING_ACCESS = [
     (GALLERY, "s3:PutObject", "exports/garden-cam/r4nd0m/garden-cam.zip", {}, True),
     (GALLERY, "s3:GetObject", "exports/garden-cam/r4nd0m/garden-cam.zip", PRESIGNED, True),
     (GALLERY, "s3:AbortMultipartUpload", "exports/garden-cam/r4nd0m/garden-cam.zip", {}, True),
-    (GALLERY, "s3:PutObject", "timelapse/garden-cam/range/a_b_default.mp4", {}, True),
+    # Custom ranges are built by the time-lapse function; the gallery only queues them.
+    (GALLERY, "s3:PutObject", "timelapse/garden-cam/range/a_b_default.mp4", {}, False),
+    (GALLERY, "s3:PutObject", "jobs/QrBl4b8hU_FGajvX.json", {}, True),
+    (GALLERY, "s3:GetObject", "jobs/QrBl4b8hU_FGajvX.json", {}, True),
+    (GALLERY, "s3:GetObject", "jobs/QrBl4b8hU_FGajvX.json", PRESIGNED, False),
     (GALLERY, "s3:PutObject", "alerts/targets.json", {}, True),
     (GALLERY, "s3:GetObject", "alerts/open.json", {}, True),
     (GALLERY, "s3:GetObject", "alerts/targets.json", PRESIGNED, False),
