@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from camcloud import alerts
 from camcloud.alerts import DeliveryReport, Outgoing, TargetRule
+from camcloud.device_config import in_active_hours
 from camcloud.s3 import get_json, make_client, put_json
 from camcloud.settings import Settings
 from camcloud.status import StatusRecorder
@@ -69,6 +70,8 @@ class Fleet:
         self.next_upload = {device: clock() + (n * 7) % interval
                             for n, (device, interval) in enumerate(intervals.items())}
         self.stopped: set[str] = set()
+        # A camera's configured schedule as the ingest notes it: interval_s, active_hours.
+        self.configs: dict[str, dict[str, Any]] = {}
         self.telemetry: dict[str, dict[str, Any]] = {}
         self.broken: set[str] = set()
         self.targets = list(targets)
@@ -98,8 +101,12 @@ class Fleet:
 
     def upload(self, device: str, now: float) -> None:
         """One capture through the ingest, then the thumbnailer's verdict on it."""
+        config = self.configs.get(device, {})
+        # Outside its active hours the camera sleeps, as the firmware does (UTC minute of day).
+        if not in_active_hours(config.get("active_hours"), int(now % 86400 // 60)):
+            return
         next(self._round_robin).note_upload(device, received_at=now, captured_at=now,
-                                            telemetry=self.telemetry.get(device))
+                                            telemetry=self.telemetry.get(device), **config)
         self.thumbnailer.note_processed(device, at=now + 2, ok=device not in self.broken,
                                         error_code="truncated" if device in self.broken else None)
 
@@ -198,6 +205,49 @@ def test_a_new_camera_is_not_called_silent_before_its_interval_is_known(s3: Any)
     assert alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox()).opened == []
     clock.advance(5 * 3600 + 60)
     assert alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox()).opened != []
+
+
+def utc(text: str) -> float:
+    """Unix seconds of a UTC wall-clock time, ``2026-11-30T06:30``."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def test_a_day_only_camera_is_not_called_silent_overnight(s3: Any) -> None:
+    # Given, from 04:00, a battery camera every 5 min that captures only 06:30-20:00, one that
+    # captures only at night (22:00-06:00, across midnight) and one that captures all day
+    clock = Clock(utc("2026-11-30T04:00"))
+    fleet = Fleet(s3, clock, {"day-cam": 300, "night-cam": 300, "all-day": 300})
+    fleet.configs = {"day-cam": {"interval_s": 300, "active_hours": "06:30-20:00"},
+                     "night-cam": {"interval_s": 300, "active_hours": "22:00-06:00"},
+                     "all-day": {"interval_s": 300}}
+    fleet.run(utc("2026-11-30T20:00") - clock(), step=60)
+    # When the all-day camera dies at 20:00, and the night passes until 09:00
+    fleet.stopped.add("all-day")
+    fleet.run(utc("2026-12-01T09:00") - clock(), step=60)
+    # Then the cameras that slept outside their active hours were never called silent
+    assert [i["device"] for i in fleet.opened("silent")] == ["all-day"]
+    # And the all-day camera was, as before: after 3 intervals, within one check period
+    assert utc("2026-11-30T20:10") < fleet.opened("silent")[0]["opened_at"] / 1000 \
+        <= utc("2026-11-30T20:10") + PERIOD
+    assert fleet.mailbox.titles() == ["all-day is silent"]
+
+
+def test_a_day_only_camera_silent_after_its_window_opened_is_reported_once(s3: Any) -> None:
+    # Given a camera every 5 min with active hours 06:30-20:00 (UTC), last heard at 19:55
+    clock = Clock(utc("2026-11-30T12:00"))
+    fleet = Fleet(s3, clock, {"day-cam": 300})
+    fleet.configs = {"day-cam": {"interval_s": 300, "active_hours": "06:30-20:00"}}
+    fleet.run(utc("2026-11-30T20:00") - clock(), step=60)
+    # When it does not wake up in the morning
+    fleet.stopped.add("day-cam")
+    fleet.run(utc("2026-12-01T09:00") - clock(), step=60)
+    # Then it is silent once 3 intervals of its active time passed (5 min before 20:00 and
+    # 10 min after 06:30), at the first check after that, and never during the night
+    [opened] = fleet.opened("silent")
+    assert utc("2026-12-01T06:40") < opened["opened_at"] / 1000 <= utc("2026-12-01T06:40") + PERIOD
+    assert "within its active hours 06:30-20:00 UTC" in opened["detail"]
+    assert "(15 min within" in opened["detail"] or "(20 min within" in opened["detail"]
+    assert fleet.mailbox.titles() == ["day-cam is silent"]
 
 
 def test_captures_turning_into_error_records_open_and_close_one_incident(s3: Any) -> None:
@@ -459,3 +509,54 @@ def test_messages_alternate_open_and_close_whatever_the_outages(
     surely = sum(1 for units in downtimes if units * 5 > 15 + 5 + 5)  # in minutes
     possibly = sum(1 for units in downtimes if units * 5 + 5 > 15)
     assert surely <= len(titles) // 2 <= possibly
+
+
+def test_a_state_written_before_the_shared_rhythm_rule_keeps_what_it_learned(s3: Any) -> None:
+    # Given a state from the previous version: learned gaps of 10 minutes and the last capture
+    clock = Clock(NOON)
+    last = int(clock() * 1000)
+    camera = {"last_upload": last, "last_checkin": None, "interval_s": None, "firmware": None,
+              "gaps": [600.0] * 5, "prev_t": last, "consumed": last, "pending": [], "heap": [],
+              "frames": None, "frames_lost_at": None, "frames_lost": 0, "last_ok": None,
+              "last_error": None, "error_code": None, "error_streak": 0, "ota": None}
+    put_json(s3, BUCKET, alerts.STATE_KEY, {"schema": 1, "writers": {}, "incidents": {},
+                                            "outbox": {}, "cameras": {"cam-1": camera}})
+    # When the camera has been quiet for 35 minutes (3 x 10 min and more)
+    clock.advance(35 * 60)
+    result = alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    # Then it is silent against the interval it had learned, not the 6 h of an unknown one
+    assert [i["id"] for i in result.opened] == ["silent:cam-1"]
+    assert "usually every 10 min" in result.opened[0]["detail"]
+    stored = get_json(s3, BUCKET, alerts.STATE_KEY)["cameras"]["cam-1"]
+    assert "gaps" not in stored and len(stored["times"]) == 6
+
+
+def test_active_hours_a_summary_cannot_read_count_as_all_day(s3: Any) -> None:
+    # Given a summary (a hand edit, a future writer) with active hours that are not HH:MM-HH:MM
+    clock = Clock(utc("2026-11-30T19:55"))
+    put_json(s3, BUCKET, "status/odd.json", {"cameras": {
+        "cam-1": {"last_upload": int(clock() * 1000), "interval_s": 300,
+                  "active_hours": "sunrise-sunset"}}})
+    alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    # When it is quiet from 19:55 to 02:00
+    clock.advance(6 * 3600 + 5 * 60)
+    result = alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    # Then it is watched all day rather than never
+    assert [i["id"] for i in result.opened] == ["silent:cam-1"]
+
+
+def test_a_writer_that_does_not_know_active_hours_leaves_them_as_they_were(s3: Any) -> None:
+    # Given a day-only camera noted by a new ingest worker at 19:55
+    clock = Clock(utc("2026-11-30T19:55"))
+    new = StatusRecorder("ingest-new", clock=clock)
+    new.note_upload("cam-1", received_at=clock(), interval_s=300, active_hours="06:30-20:00")
+    new.flush(s3, BUCKET)
+    alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    # When an older worker's summary without the field reports a later upload at 19:58
+    clock.advance(180)
+    put_json(s3, BUCKET, "status/ingest-old.json", {"cameras": {
+        "cam-1": {"last_upload": int(clock() * 1000), "interval_s": 300}}})
+    alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox())
+    # Then the night is still not silence
+    clock.advance(8 * 3600)
+    assert alerts.check(s3, BUCKET, now=clock(), targets=[], deliver=Mailbox()).opened == []

@@ -323,3 +323,16 @@ def test_the_status_summary_is_written_by_the_recorder_with_bounded_writes(
     document = json.loads(ingest_bucket.get(services.status.key)["Body"].read())
     camera = document["cameras"][DEVICE]
     assert camera["uploads"] == 120 and camera["last_checkin"] is not None
+
+
+def test_the_status_summary_carries_the_configured_active_hours(ingest_bucket: Bucket) -> None:
+    # Given a day-only camera (its settings set on the server before it uploads)
+    key = ingest_bucket.add_device(DEVICE)
+    device_state.set_config(ingest_bucket.client, ingest_bucket.settings.bucket, DEVICE,
+                            interval_s=120, active_hours="06:30-20:00")
+    services, _ = counted_services(ingest_bucket, FakeClock())
+    # When it uploads
+    assert upload(services, key, "day").status == 201
+    # Then the alerts learn its schedule from the summary: no silence alarm at night
+    camera = services.status.document()["cameras"][DEVICE]
+    assert camera["interval_s"] == 120 and camera["active_hours"] == "06:30-20:00"
