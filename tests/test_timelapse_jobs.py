@@ -379,6 +379,16 @@ def test_without_a_function_the_range_runs_in_process_through_the_same_job_recor
     assert status.result is not None and status.result["key"].startswith("timelapse/cam-1/")
 
 
+def test_the_gallery_picks_its_range_runner_from_the_environment(settings, s3):
+    # Given the host's environment with and without CAMCLOUD_TIMELAPSE_FUNCTION
+    on_aws = Settings.from_env({**settings.as_env(), "CAMCLOUD_TIMELAPSE_FUNCTION": FUNCTION})
+    # When the gallery is built from each / Then ranges go to that function, or stay here
+    ranges = create_app(on_aws, s3).extensions["camcloud"].jobs.runners["timelapse"]
+    assert isinstance(ranges, LambdaRunner) and ranges.function_name == FUNCTION
+    local = create_app(settings, s3).extensions["camcloud"].jobs.runners["timelapse"]
+    assert isinstance(local, LocalRunner)
+
+
 def test_a_job_id_that_could_name_another_key_is_unknown(client):
     # Given a logged-in user / When a job id with a path in it is polled / Then 404
     assert client.get("/api/jobs/..%2Fusers%2Falice").status_code == 404
