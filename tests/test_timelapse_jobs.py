@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from camcloud.errors import Refusal
 from camcloud.settings import Settings
 from camcloud.timelapse.jobs import (
     HEARTBEAT_S,
@@ -377,6 +378,32 @@ def test_without_a_function_the_range_runs_in_process_through_the_same_job_recor
     status = runner.status(job_id)
     assert status is not None and status.state == "done" and status.percent == 100
     assert status.result is not None and status.result["key"].startswith("timelapse/cam-1/")
+
+
+def test_the_local_runner_refuses_ranges_beyond_its_bound(s3, settings, clock):
+    # Given a local runner with one worker and no waiting room, its one job still running
+    release = threading.Event()
+
+    def client() -> Any:
+        if threading.current_thread().name.startswith("gallery-range"):
+            release.wait(10)  # the worker's build holds until the test lets it go
+        return s3
+
+    runner = default_runner(settings, client, clock.seconds)
+    ranges = runner.runners["timelapse"]
+    assert isinstance(ranges, LocalRunner)
+    runner.runners["timelapse"] = LocalRunner(ranges.context, workers=1, max_pending=0)
+    params = {"device": "cam-1", "start": START.isoformat(),
+              "end": (START + timedelta(hours=1)).isoformat(), "owner": "alice"}
+    try:
+        runner.submit("timelapse", params)
+        # When another range is submitted / Then it is refused with 429, not queued unbounded
+        with pytest.raises(Refusal) as refused:
+            runner.submit("timelapse", params)
+        assert refused.value.status == 429
+    finally:
+        release.set()
+        runner.close()
 
 
 def test_the_gallery_picks_its_range_runner_from_the_environment(settings, s3):
