@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import io
+import itertools
 import json
 import os
 import resource
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,12 +39,27 @@ WIDTH, HEIGHT = 640, 480
 CRF, PRESET, FPS = 23, "veryfast", 30
 
 
+class SortedNames:
+    """File names in sorted order, packed in one string (S3 keeps its listing on its side; here
+    it shares the builder's process, so it should weigh as little as possible there)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._blob = "".join(names)
+        self._ends = array("I", itertools.accumulate(len(n) for n in names))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index: int) -> str:
+        return self._blob[self._ends[index - 1] if index else 0:self._ends[index]]
+
+
 class DirectoryClient:
     """The few S3 calls the builder makes, answered from a directory (keys are paths)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._names: dict[str, list[str]] = {}
+        self._names: dict[str, SortedNames] = {}
 
     def list_objects_v2(self, *, Bucket: str, Prefix: str, MaxKeys: int = 1000,  # noqa: N803
                         StartAfter: str = "") -> dict[str, Any]:
@@ -51,11 +68,12 @@ class DirectoryClient:
         # 10,000 names per page would charge its garbage to the builder's peak memory.
         if Prefix not in self._names:
             directory = self.root / Prefix
-            self._names[Prefix] = sorted(os.listdir(directory)) if directory.is_dir() else []
+            self._names[Prefix] = SortedNames(sorted(os.listdir(directory))
+                                              if directory.is_dir() else [])
         names = self._names[Prefix]
         first = bisect.bisect_right(names, StartAfter[len(Prefix):]) if StartAfter else 0
-        page = names[first:first + MaxKeys]
-        return {"Contents": [{"Key": Prefix + n} for n in page],
+        page = range(first, min(first + MaxKeys, len(names)))
+        return {"Contents": [{"Key": Prefix + names[i]} for i in page],
                 "IsTruncated": first + MaxKeys < len(names)}
 
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803

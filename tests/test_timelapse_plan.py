@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import statistics
+import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -15,6 +17,8 @@ from camcloud.timelapse.plan import (
     MAX_GAIN,
     MIN_GAIN,
     Candidate,
+    Captures,
+    FrameChooser,
     Options,
     choose_frames,
     daily_key,
@@ -42,7 +46,7 @@ def test_frames_are_in_time_order_whatever_order_the_listing_gave() -> None:
     """Given captures listed newest first, when frames are chosen, then they run oldest first."""
     plan = choose_frames([capture(i) for i in reversed(range(5))], Options())
 
-    assert [f.candidate.ref.capture_id for f in plan.frames] == ["c0", "c1", "c2", "c3", "c4"]
+    assert [f.ref.capture_id for f in plan.frames] == ["c0", "c1", "c2", "c3", "c4"]
 
 
 def test_each_skip_reason_is_counted_once() -> None:
@@ -59,10 +63,74 @@ def test_each_skip_reason_is_counted_once() -> None:
 
     plan = choose_frames(candidates, Options())
 
-    assert [f.candidate.ref.capture_id for f in plan.frames] == ["c0", "c5"]
+    assert [f.ref.capture_id for f in plan.frames] == ["c0", "c5"]
     assert plan.skipped == {"no_record": 1, "error": 1, "dark": 1, "duplicate": 1,
                             "thinned": 0, "unreadable": 0}
     assert plan.captures == 6
+
+
+captures_st = st.lists(
+    st.tuples(st.integers(0, 5), st.text("ab-1Z", min_size=1, max_size=3)),
+    unique=True, max_size=30)
+
+
+@given(captures=captures_st, order=st.sampled_from(["listing", "oldest", "shuffled"]),
+       seed=st.integers(0, 1000))
+def test_packed_captures_come_back_oldest_first_whatever_the_order(
+        captures: list[tuple[int, str]], order: str, seed: int) -> None:
+    """Given captures (some in the same millisecond) packed in listing order (newest first, as
+    the ``previews/`` keys sort), oldest first or shuffled, when read oldest first, then they
+    come by (time, id), each the CaptureRef it was packed from."""
+    refs = [CaptureRef.new("cam-1", T0 + ms, capture_id) for ms, capture_id in captures]
+    if order == "listing":
+        refs.sort(key=lambda r: r.preview_key)
+    elif order == "oldest":
+        refs.sort(key=lambda r: (r.captured_at_ms, r.capture_id))
+    else:
+        __import__("random").Random(seed).shuffle(refs)
+
+    packed = Captures("cam-1", refs)
+
+    assert list(packed) == refs and len(packed) == len(refs)
+    assert list(packed.oldest_first()) == sorted(refs, key=lambda r: (r.captured_at_ms,
+                                                                      r.capture_id))
+    if refs:
+        assert packed[-1] == refs[-1] and packed.captured_at_ms(-1) == refs[-1].captured_at_ms
+        assert list(packed[1:]) == refs[1:]
+
+
+def test_packed_captures_are_of_one_camera() -> None:
+    """Given captures of cam-1, when one of cam-2 is added, then it is refused."""
+    packed = Captures("cam-1", [CaptureRef.new("cam-1", T0, "a")])
+
+    with pytest.raises(ValueError, match="cam-2"):
+        packed.append(CaptureRef.new("cam-2", T0, "b"))
+
+
+def test_memory_of_a_plan_does_not_grow_by_a_record_per_capture() -> None:
+    """Regression (issue 15 benchmark: peak memory +13% from 100 to 10,000 frames, the records
+    kept for the whole build): given 10,000 captures decided one at a time, of which every
+    tenth is dark, when the plan is made, then it keeps under 48 bytes per capture (a
+    CaptureRef, a Candidate and a sha256 string were ~0.5 KB)."""
+    def candidates() -> Iterator[Candidate]:
+        for i in range(10_000):
+            yield capture(i, dark=i % 10 == 0, brightness=100.0 + i % 7)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        chooser = FrameChooser(Options(max_seconds=None))
+        for candidate in candidates():
+            chooser.add(candidate)
+        plan = chooser.plan()
+        del chooser
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    assert len(plan.frames) == 9_000 and plan.skipped["dark"] == 1_000
+    assert kept < 48 * 10_000, f"{kept / 10_000:.0f} bytes per capture"
+    assert plan.frames[-1].ref.capture_id == "c9999" and plan.frames[0].ref.capture_id == "c1"
 
 
 def test_dark_frames_are_kept_on_request() -> None:

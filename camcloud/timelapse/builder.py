@@ -37,12 +37,13 @@ from camcloud.s3 import get_bytes, list_page, list_prefixes, put_json
 from camcloud.timelapse import video
 from camcloud.timelapse.plan import (
     Candidate,
+    Captures,
     Frame,
+    FrameChooser,
     NoUsableFrames,
     Options,
     Plan,
     RangeTooLong,
-    choose_frames,
     daily_key,
     day_window,
     estimate_seconds,
@@ -114,12 +115,13 @@ def _after(prefix: str, end_ms: int) -> str:
 
 
 def list_captures(client: Any, bucket: str, device: str, start: datetime,
-                  end: datetime) -> list[layout.CaptureRef]:
-    """The captures of ``device`` in ``[start, end)``, newest first (one LIST per 1000)."""
+                  end: datetime) -> Captures:
+    """The captures of ``device`` in ``[start, end)``, newest first (one LIST per 1000),
+    packed (a few bytes a capture: they are kept for the whole build)."""
     prefix = layout.device_thumb_prefix(device).replace(layout.THUMB_PREFIX,
                                                          layout.PREVIEW_PREFIX, 1)
     start_ms, end_ms = to_ms(start), to_ms(end)
-    refs: list[layout.CaptureRef] = []
+    refs = Captures(device)
     start_after: str | None = _after(prefix, end_ms)
     while start_after is not None:
         page = list_page(client, bucket, prefix, start_after=start_after, max_keys=LIST_PAGE)
@@ -147,10 +149,21 @@ def _candidate(client: Any, bucket: str, ref: layout.CaptureRef) -> Candidate:
     return Candidate.from_record(ref, document)
 
 
-def load_candidates(client: Any, bucket: str, refs: list[layout.CaptureRef],
-                    pool: ThreadPoolExecutor) -> list[Candidate]:
-    """The records of ``refs`` fetched through the pool (a capture without one is "missing")."""
-    return list(bounded_map(pool, lambda ref: _candidate(client, bucket, ref), refs, WINDOW))
+def load_candidates(client: Any, bucket: str, refs: Iterable[layout.CaptureRef],
+                    pool: ThreadPoolExecutor) -> Iterator[Candidate]:
+    """The records of ``refs``, in order, fetched through the pool (a capture without one is
+    "missing"); yielded one at a time, so that only the frame choice keeps anything of them."""
+    return bounded_map(pool, lambda ref: _candidate(client, bucket, ref), refs, WINDOW)
+
+
+def plan_frames(client: Any, bucket: str, refs: Captures, options: Options,
+                pool: ThreadPoolExecutor) -> Plan:
+    """The plan of ``refs``: their records read oldest first and decided one by one (records,
+    skipped captures and duplicates' sha256 are not kept)."""
+    chooser = FrameChooser(options)
+    for candidate in load_candidates(client, bucket, refs.oldest_first(), pool):
+        chooser.add(candidate)
+    return chooser.plan()
 
 
 @dataclass(frozen=True)
@@ -160,7 +173,7 @@ class _Prepared:
 
 
 def _load_frame(client: Any, bucket: str, frame: Frame) -> Any:
-    body = get_bytes(client, bucket, frame.candidate.ref.preview_key)
+    body = get_bytes(client, bucket, frame.ref.preview_key)
     if body is None:
         raise video.Unreadable("the preview is missing")
     return video.decode(body)
@@ -171,11 +184,11 @@ def _prepare(client: Any, bucket: str, frame: Frame, size: tuple[int, int],
     try:
         if decoded is None:
             decoded = _load_frame(client, bucket, frame)
-        stamp_at = frame.candidate.captured_at_ms if options.stamp else None
+        stamp_at = frame.captured_at_ms if options.stamp else None
         return _Prepared(video.prepare(decoded, size, frame.gain, stamp_at, options.tz))
     except video.Unreadable as exc:
         log.warning("preview unreadable, skipped",
-                    extra={"key": frame.candidate.ref.preview_key, "reason": str(exc)})
+                    extra={"key": frame.ref.preview_key, "reason": str(exc)})
         return _Prepared(None, str(exc))
 
 
@@ -188,14 +201,15 @@ def encode_frames(
     Returns (frames encoded, unreadable previews, (width, height)); the first readable preview
     sets the size, later ones of another size are padded to it.
     """
+    frames = iter(plan.frames)  # made one at a time from the plan's packed captures
     total = len(plan.frames)
     unreadable = 0
     done = 0
     first: Any = None
     size = (0, 0)
-    rest: list[Frame] = []
-    # The first readable preview is fetched alone: its size configures the encoder.
-    for index, frame in enumerate(plan.frames):
+    # The first readable preview is fetched alone: its size configures the encoder; the rest
+    # of the iterator then goes through the pool.
+    for frame in frames:
         done += 1
         try:
             decoded = _load_frame(client, bucket, frame)
@@ -206,7 +220,6 @@ def encode_frames(
             continue
         size = video.even_size(decoded.width, decoded.height)
         first = _prepare(client, bucket, frame, size, options, decoded).frame
-        rest = plan.frames[index + 1:]
         break
     if first is None:
         return 0, unreadable, size
@@ -216,7 +229,7 @@ def encode_frames(
         if progress:
             progress(done, total)
         work = lambda frame: _prepare(client, bucket, frame, size, options)  # noqa: E731
-        for prepared in bounded_map(pool, work, rest, WINDOW):
+        for prepared in bounded_map(pool, work, frames, WINDOW):
             done += 1
             if prepared.frame is None:
                 unreadable += 1
@@ -266,7 +279,8 @@ def build_timelapse(
             needed = estimate_seconds(most, records=len(refs))
             if needed > time_budget_s:
                 raise RangeTooLong(len(refs), most, needed, time_budget_s)
-        plan = choose_frames(load_candidates(client, bucket, refs, pool), options)
+        plan = plan_frames(client, bucket, refs, options, pool)
+        del refs  # the plan keeps the chosen captures
         if not plan.frames:
             raise NoUsableFrames(device, start, end, plan)
         handle, name = tempfile.mkstemp(prefix="timelapse-", suffix="." + options.container,

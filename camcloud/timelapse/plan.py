@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from camcloud.errors import Refusal
-from camcloud.layout import CaptureRef, check_device_id
+from camcloud.layout import CaptureRef, check_device_id, rev_from_ms
 
 TIMELAPSE_PREFIX = "timelapse/"
 BUILDER = "camcloud-timelapse/1"
@@ -127,7 +128,87 @@ class Options:
         return "-".join(parts) or "default"
 
 
-# Slots: a day at one capture every 10 s is 8,640 candidates, each kept until the end.
+class Captures(Sequence[CaptureRef]):
+    """One camera's captures, packed: 8 bytes of capture time and the id's characters each.
+
+    A day at one capture every 10 s is 8,640 captures, held for the whole build: as CaptureRef
+    objects (three strings each) they cost ~0.3 KB a capture and fragment the heap they share
+    with the records parsed meanwhile; packed, ~20 bytes. A CaptureRef is made when asked for.
+    """
+
+    __slots__ = ("device", "_ends", "_ids", "_ms")
+
+    def __init__(self, device: str | None = None, refs: Iterable[CaptureRef] = ()) -> None:
+        # No device yet: the first capture added names it.
+        self.device = "" if device is None else check_device_id(device)
+        self._ms = array("q")
+        self._ids = bytearray()
+        self._ends = array("I")
+        for ref in refs:
+            self.append(ref)
+
+    def append(self, ref: CaptureRef) -> None:
+        """Add ``ref`` (a capture of this camera) at the end."""
+        if not self.device:
+            self.device = ref.device
+        elif ref.device != self.device:
+            raise ValueError(f"a capture of {ref.device} among {self.device}'s")
+        self._ms.append(ref.captured_at_ms)
+        self._ids += ref.capture_id.encode("ascii")  # capture ids are ASCII by the layout
+        self._ends.append(len(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._ms)
+
+    @overload
+    def __getitem__(self, index: int) -> CaptureRef: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Captures: ...
+
+    def __getitem__(self, index: int | slice) -> CaptureRef | Captures:
+        if isinstance(index, slice):
+            part = Captures(self.device or None)
+            for i in range(*index.indices(len(self))):
+                part.append(self[i])
+            return part
+        return CaptureRef(rev=rev_from_ms(self._ms[index]), device=self.device,
+                          capture_id=self.capture_id(index))
+
+    def captured_at_ms(self, index: int) -> int:
+        """Capture time of the ``index``-th capture, without making its CaptureRef."""
+        return self._ms[index]
+
+    def capture_id(self, index: int) -> str:
+        """Capture id of the ``index``-th capture."""
+        index = range(len(self._ms))[index]  # a negative index counts from the end
+        start = self._ends[index - 1] if index else 0
+        return self._ids[start:self._ends[index]].decode("ascii")
+
+    def oldest_first(self) -> Iterator[CaptureRef]:
+        """The captures by (time, id), without a sorted copy when they come newest first (the
+        order of a ``previews/`` listing) or oldest first."""
+        ms = self._ms
+        count = len(ms)
+        runs: Iterable[int]
+        if all(ms[i] <= ms[i + 1] for i in range(count - 1)):
+            runs = range(count)
+        elif all(ms[i] >= ms[i + 1] for i in range(count - 1)):
+            runs = range(count - 1, -1, -1)
+        else:
+            for i in sorted(range(count), key=lambda i: (ms[i], self.capture_id(i))):
+                yield self[i]
+            return
+        # Captures of the same millisecond (rare) are put in id order among themselves.
+        run: list[int] = []
+        for i in runs:
+            if run and ms[run[0]] != ms[i]:
+                yield from (self[j] for j in sorted(run, key=self.capture_id))
+                run = []
+            run.append(i)
+        yield from (self[j] for j in sorted(run, key=self.capture_id))
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One capture of the range as its record describes it (compact: no image, no record)."""
@@ -166,17 +247,58 @@ class Candidate:
 class Frame:
     """A capture chosen for the video, with the brightness gain deflicker applies to it."""
 
-    candidate: Candidate
+    ref: CaptureRef
     gain: float = 1.0
+
+    @property
+    def captured_at_ms(self) -> int:
+        """Capture time in Unix milliseconds."""
+        return self.ref.captured_at_ms
+
+
+class Frames(Sequence[Frame]):
+    """The frames of a plan, made one at a time from the packed captures and gains."""
+
+    __slots__ = ("_captures", "_gains")
+
+    def __init__(self, captures: Captures, gains: Sequence[float]) -> None:
+        if len(captures) != len(gains):
+            raise ValueError("one gain per capture")
+        self._captures = captures
+        self._gains = gains
+
+    def __len__(self) -> int:
+        return len(self._captures)
+
+    @overload
+    def __getitem__(self, index: int) -> Frame: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Frame]: ...
+
+    def __getitem__(self, index: int | slice) -> Frame | list[Frame]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Frame(self._captures[index], self._gains[index])
 
 
 @dataclass
 class Plan:
-    """The frames of a video in time order and how many captures were skipped, by reason."""
+    """The frames of a video in time order and how many captures were skipped, by reason.
 
-    frames: list[Frame]
+    What the sidecar says of the frames is counts (captures, frames, skips by reason, first and
+    last capture): per-frame lists would grow with the range.
+    """
+
+    chosen: Captures
+    gains: Sequence[float]
     captures: int
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+
+    @property
+    def frames(self) -> Frames:
+        """The frames in time order, each made when it is reached."""
+        return Frames(self.chosen, self.gains)
 
 
 def thin_evenly(count: int, keep: int) -> list[int]:
@@ -191,13 +313,13 @@ def thin_evenly(count: int, keep: int) -> list[int]:
     return [round(i * step) for i in range(keep)]
 
 
-def moving_average(values: Sequence[float], window: int) -> list[float]:
+def moving_average(values: Sequence[float], window: int) -> array[float]:
     """Centred moving average of ``values``; the window shrinks at both ends."""
     half = window // 2
-    prefix = [0.0]
+    prefix = array("d", [0.0])
     for value in values:
         prefix.append(prefix[-1] + value)
-    averages = []
+    averages = array("d")
     for i in range(len(values)):
         lo, hi = max(0, i - half), min(len(values), i + half + 1)
         averages.append((prefix[hi] - prefix[lo]) / (hi - lo))
@@ -208,47 +330,82 @@ def moving_average(values: Sequence[float], window: int) -> list[float]:
 MIN_GAIN, MAX_GAIN = 0.5, 2.0
 
 
-def deflicker_gains(brightness: Sequence[float | None], window: int) -> list[float]:
+def deflicker_gains(brightness: Sequence[float | None], window: int) -> array[float]:
     """Per-frame gains that bring each frame's brightness to its neighbourhood's average.
 
-    A frame whose record has no brightness keeps gain 1 and does not count in the averages.
+    A frame whose record has no brightness (None or NaN) keeps gain 1 and does not count in
+    the averages.
     """
-    known = [(i, b) for i, b in enumerate(brightness) if b is not None and b > 0]
-    gains = [1.0] * len(brightness)
-    averages = moving_average([b for _, b in known], window)
-    for (i, value), average in zip(known, averages, strict=True):
+    known = array("I")
+    values = array("d")
+    for i, b in enumerate(brightness):
+        if b is not None and b > 0:  # NaN > 0 is False
+            known.append(i)
+            values.append(b)
+    gains = array("d", [1.0]) * len(brightness)
+    for i, value, average in zip(known, values, moving_average(values, window), strict=True):
         gains[i] = min(MAX_GAIN, max(MIN_GAIN, average / value))
     return gains
 
 
-def choose_frames(candidates: Sequence[Candidate], options: Options) -> Plan:
+class FrameChooser:
+    """Frame choice one capture at a time, oldest first: errors, dark frames and repeats are
+    counted and forgotten, so only the usable captures are kept (packed) until the end."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.captures = 0
+        self.skipped = dict.fromkeys(SKIP_REASONS, 0)
+        self._kept = Captures()
+        self._brightness = array("d")  # NaN: the record has none
+        self._previous_sha: str | None = None
+
+    def add(self, candidate: Candidate) -> None:
+        """Decide ``candidate``, the capture after the previous one in time."""
+        self.captures += 1
+        if candidate.status == "missing":
+            self.skipped["no_record"] += 1
+        elif candidate.status == "error":
+            self.skipped["error"] += 1
+        elif candidate.dark and not self.options.keep_dark:
+            self.skipped["dark"] += 1
+        elif candidate.sha256 is not None and candidate.sha256 == self._previous_sha:
+            self.skipped["duplicate"] += 1
+        else:
+            self._kept.append(candidate.ref)
+            self._brightness.append(math.nan if candidate.brightness is None
+                                    else candidate.brightness)
+            self._previous_sha = candidate.sha256
+
+    def plan(self) -> Plan:
+        """The chosen frames: the kept captures thinned evenly to the maximum length, with
+        deflicker gains."""
+        kept = self._kept
+        brightness = self._brightness
+        limit = self.options.max_frames
+        skipped = dict(self.skipped)
+        if limit is not None and len(kept) > limit:
+            indexes = thin_evenly(len(kept), limit)
+            skipped["thinned"] = len(kept) - len(indexes)
+            thinned = Captures(kept.device)
+            for i in indexes:
+                thinned.append(kept[i])
+            kept = thinned
+            brightness = array("d", (brightness[i] for i in indexes))
+        gains: Sequence[float] = (
+            array("d", (round(g, 4) for g in deflicker_gains(brightness,
+                                                             self.options.deflicker_window)))
+            if self.options.deflicker else array("d", [1.0]) * len(kept))
+        return Plan(chosen=kept, gains=gains, captures=self.captures, skipped=skipped)
+
+
+def choose_frames(candidates: Iterable[Candidate], options: Options) -> Plan:
     """The frames of the video: records in time order, errors, dark and repeats skipped,
     thinned evenly to the maximum length, with deflicker gains."""
-    ordered = sorted(candidates, key=lambda c: (c.captured_at_ms, c.ref.capture_id))
-    plan = Plan(frames=[], captures=len(ordered))
-    kept: list[Candidate] = []
-    previous_sha: str | None = None
-    for candidate in ordered:
-        if candidate.status == "missing":
-            plan.skipped["no_record"] += 1
-        elif candidate.status == "error":
-            plan.skipped["error"] += 1
-        elif candidate.dark and not options.keep_dark:
-            plan.skipped["dark"] += 1
-        elif candidate.sha256 is not None and candidate.sha256 == previous_sha:
-            plan.skipped["duplicate"] += 1
-        else:
-            kept.append(candidate)
-            previous_sha = candidate.sha256
-    limit = options.max_frames
-    if limit is not None and len(kept) > limit:
-        chosen = [kept[i] for i in thin_evenly(len(kept), limit)]
-        plan.skipped["thinned"] = len(kept) - len(chosen)
-        kept = chosen
-    gains = (deflicker_gains([c.brightness for c in kept], options.deflicker_window)
-             if options.deflicker else [1.0] * len(kept))
-    plan.frames = [Frame(c, round(g, 4)) for c, g in zip(kept, gains, strict=True)]
-    return plan
+    chooser = FrameChooser(options)
+    for candidate in sorted(candidates, key=lambda c: (c.captured_at_ms, c.ref.capture_id)):
+        chooser.add(candidate)
+    return chooser.plan()
 
 
 def describe_skips(skipped: Mapping[str, int]) -> str:
@@ -350,7 +507,6 @@ def sidecar(
     """The sidecar document: what the video shows, what was skipped and why, and how."""
     skipped = dict(plan.skipped)
     skipped["unreadable"] = unreadable
-    used = [f.candidate for f in plan.frames]
     return {
         "schema": SIDECAR_SCHEMA,
         "builder": BUILDER,
@@ -361,8 +517,8 @@ def sidecar(
         "captures": plan.captures,
         "frames_used": frames_used,
         "skipped": skipped,
-        "first_capture_ms": used[0].captured_at_ms if used else None,
-        "last_capture_ms": used[-1].captured_at_ms if used else None,
+        "first_capture_ms": plan.chosen.captured_at_ms(0) if plan.chosen else None,
+        "last_capture_ms": plan.chosen.captured_at_ms(-1) if plan.chosen else None,
         "settings": asdict(options),
         "width": width,
         "height": height,
