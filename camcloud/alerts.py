@@ -38,7 +38,7 @@ from camcloud.layout import check_device_id, rev_from_ms
 SCHEMA = 1
 ALERTS_PREFIX = "alerts/"
 STATE_KEY = "alerts/state.json"
-OPEN_KEY = "alerts/open.json"
+OPEN_KEY = status.OPEN_INCIDENTS_KEY  # "alerts/open.json"; the ingest reads it too
 HISTORY_PREFIX = "alerts/history/"
 # Incidents that belong to no camera (the thumbnailer's dead-letter queue) file their history here.
 SYSTEM = "_system"
@@ -682,6 +682,46 @@ def _public(incident: dict[str, Any]) -> dict[str, Any]:
 # --- the pass ---------------------------------------------------------------------------------
 
 
+def _fold_summaries(state: dict[str, Any], summaries: status.Summaries, now_ms: int,
+                    rules: AlertRules) -> list[str]:
+    """Merge the changed summaries, forget writers gone; the summary keys to delete (stale)."""
+    for writer, document in summaries.changed.items():
+        _merge_writer(state, writer, document, summaries.modified_ms[writer])
+        state["writers"][writer]["etag"] = summaries.etags[writer]
+    stale = []
+    for writer in list(state["writers"]):
+        modified = summaries.modified_ms.get(writer)
+        if modified is None:
+            del state["writers"][writer]
+        elif (now_ms - modified) / 1000 > rules.stale_writer_s:
+            stale.append(status.status_key(writer))
+            del state["writers"][writer]
+    horizon = now_ms - int(rules.writer_horizon_s * 1000)
+    for camera in state["cameras"].values():
+        _consume_samples(camera, horizon, rules)
+    return stale
+
+
+def _forget_unregistered(state: dict[str, Any], registered: set[str]) -> None:
+    """Drop what is known of cameras no longer registered, their incidents too (no message)."""
+    for device in [d for d in state["cameras"] if d not in registered]:
+        del state["cameras"][device]
+    for incident_id in [i for i, v in state["incidents"].items()
+                        if v["device"] != SYSTEM and v["device"] not in registered]:
+        del state["incidents"][incident_id]
+
+
+def _file_transitions(client: Any, bucket: str, now_ms: int, changed: list[dict[str, Any]],
+                      open_list: list[dict[str, Any]]) -> None:
+    """Write each opened or closed incident's history, and the open list if any changed."""
+    for incident in changed:
+        key = history_key(incident["device"], incident["opened_at"], incident["kind"])
+        s3.put_json(client, bucket, key, _public(incident))
+    if changed:
+        s3.put_json(client, bucket, OPEN_KEY,
+                    {"schema": SCHEMA, "written_at": now_ms, "incidents": open_list})
+
+
 def check(
     client: Any,
     bucket: str,
@@ -706,27 +746,9 @@ def check(
     known = {writer: info.get("etag", "") for writer, info in state["writers"].items()}
     summaries = status.read_changed(client, bucket, known)
     result.summaries_read = len(summaries.changed)
-    for writer, document in summaries.changed.items():
-        _merge_writer(state, writer, document, summaries.modified_ms[writer])
-        state["writers"][writer]["etag"] = summaries.etags[writer]
-    stale = []
-    for writer in list(state["writers"]):
-        modified = summaries.modified_ms.get(writer)
-        if modified is None:
-            del state["writers"][writer]
-        elif (now_ms - modified) / 1000 > rules.stale_writer_s:
-            stale.append(status.status_key(writer))
-            del state["writers"][writer]
-    horizon = now_ms - int(rules.writer_horizon_s * 1000)
-    for camera in state["cameras"].values():
-        _consume_samples(camera, horizon, rules)
+    stale = _fold_summaries(state, summaries, now_ms, rules)
     if devices is not None:
-        registered = set(devices)
-        for device in [d for d in state["cameras"] if d not in registered]:
-            del state["cameras"][device]
-        for incident_id in [i for i, v in state["incidents"].items()
-                            if v["device"] != SYSTEM and v["device"] not in registered]:
-            del state["incidents"][incident_id]
+        _forget_unregistered(state, set(devices))
     opened, closed = detect(state, now_ms, rules, dlq_depth)
     result.opened = [_public(i) for i in opened]
     result.closed = [_public(i) for i in closed]
@@ -738,13 +760,7 @@ def check(
             etag = _save_state(client, bucket, state, etag)
         except Raced:
             return CheckResult(raced=True)
-    for incident in opened + closed:
-        device = incident["device"]
-        s3.put_json(client, bucket, history_key(device, incident["opened_at"], incident["kind"]),
-                    _public(incident))
-    if opened or closed:
-        s3.put_json(client, bucket, OPEN_KEY,
-                    {"schema": SCHEMA, "written_at": now_ms, "incidents": result.open_incidents})
+    _file_transitions(client, bucket, now_ms, opened + closed, result.open_incidents)
     if stale:
         s3.delete_keys(client, bucket, stale)
     if _deliver(state, targets, now, deliver, rules, result):

@@ -2,9 +2,9 @@
 
 Each writing process (an ingest worker, a thumbnailer container) keeps a :class:`StatusRecorder`
 in memory and writes it as ONE object, ``status/{writer}.json``: at most once a minute when
-something urgent happened (the first error record of a streak, a failed firmware update), else
-at most every ``max_interval`` seconds (5 minutes) while anything changed, never when nothing
-did.
+something urgent happened (the first error record of a streak, a failed firmware update, the
+return of a camera the alerts hold silent), else at most every ``max_interval`` seconds
+(5 minutes) while anything changed, never when nothing did.
 The document is cumulative since the process started, so a check that misses a write loses
 nothing: counters only grow, times only advance, and the recent upload samples form a ring.
 
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1
 STATUS_PREFIX = "status/"
+# The open incidents the alert check writes (camcloud.alerts.OPEN_KEY is this key): an ingest
+# worker reads it to know which cameras are held silent, so that their return is urgent.
+OPEN_INCIDENTS_KEY = "alerts/open.json"
 WRITER_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 # Upload samples kept per camera: enough for a camera sending every ~10 s between two writes
 # 5 minutes apart; faster cameras are below the silence floor anyway.
@@ -115,7 +118,8 @@ class StatusRecorder:
 
     Thread-safe (gunicorn's gthread workers call it from many threads). ``clock`` returns Unix
     seconds; tests inject their own. Uploads and check-ins are written within ``max_interval``;
-    the first error record of a streak and a failed firmware update within ``min_interval``.
+    the first error record of a streak, a failed firmware update and (with ``watch_silent``)
+    the first upload or check-in of a camera the alerts hold silent within ``min_interval``.
     Uploads are deliberately never urgent: with several workers each sees a random share of a
     camera's uploads, so a long gap at one worker says nothing, and a write a minute per worker
     would cost more than the whole alert budget (docs/alerts-and-sharing.md).
@@ -129,6 +133,8 @@ class StatusRecorder:
         min_interval: float = 60.0,
         max_interval: float = 300.0,
         max_cameras: int = 10_000,
+        watch_silent: bool = False,
+        watch_interval: float = 300.0,
     ) -> None:
         self.writer = check_writer(writer)
         self.key = status_key(writer)
@@ -142,6 +148,14 @@ class StatusRecorder:
         self._urgent = False
         self._last_write: float | None = None
         self.writes = 0
+        # Cameras the alerts hold silent (read every watch_interval when watch_silent is set):
+        # the first upload or check-in of one is urgent, so its recovery is reported at the next
+        # check instead of after the 5-minute write interval. One GET per worker per interval.
+        self._watch_silent = watch_silent
+        self._watch_interval = watch_interval
+        self._silent: set[str] = set()
+        self._watched_at: float | None = None
+        self.watch_reads = 0
 
     def _camera(self, device: str) -> _Camera:
         check_device_id(device)
@@ -191,6 +205,7 @@ class StatusRecorder:
             if interval_s is not None:
                 camera.interval_s = int(interval_s)
             camera.active_hours = active_hours
+            self._heard_locked(device)
 
     def note_checkin(self, device: str, *, at: float) -> None:
         """Record a check-in without an image (``GET /device/state``): the camera is alive."""
@@ -199,6 +214,13 @@ class StatusRecorder:
             camera = self._camera(device)
             self._dirty = True
             camera.last_checkin = max(camera.last_checkin or 0, at_ms)
+            self._heard_locked(device)
+
+    def _heard_locked(self, device: str) -> None:
+        if device in self._silent:
+            # Its return is news the owner waits for: write within min_interval, once.
+            self._silent.discard(device)
+            self._urgent = True
 
     def note_processed(
         self, device: str, *, at: float, ok: bool, error_code: str | None = None
@@ -273,8 +295,33 @@ class StatusRecorder:
             raise
         self.writes += 1
 
+    def watch_if_due(self, client: Any, bucket: str) -> None:
+        """Re-read the cameras the alerts hold silent, if watching and due (1 GET); never raises."""
+        with self._lock:
+            now = self._clock()
+            if not self._watch_silent or (self._watched_at is not None
+                                          and now - self._watched_at < self._watch_interval):
+                return
+            # A failed read also counts: S3 trouble must not turn every tick into a request.
+            self._watched_at = now
+        try:
+            document = s3.get_json(client, bucket, OPEN_INCIDENTS_KEY)
+        except (ClientError, BotoCoreError, ValueError) as exc:
+            log.warning("open incidents not read: %s", exc)
+            return
+        incidents = document.get("incidents") if isinstance(document, dict) else None
+        silent = {str(incident.get("device")) for incident in incidents or []
+                  if isinstance(incident, dict) and incident.get("kind") == "silent"}
+        with self._lock:
+            self._silent = silent
+            self.watch_reads += 1
+
     def flush_if_due(self, client: Any, bucket: str) -> bool:
-        """Write the summary if due; never raises on S3 trouble (the next due write retries)."""
+        """Write the summary if due; never raises on S3 trouble (the next due write retries).
+
+        A recorder made with ``watch_silent`` also re-reads the silent cameras when due.
+        """
+        self.watch_if_due(client, bucket)
         with self._lock:
             if not self._due_locked(self._clock()):
                 return False

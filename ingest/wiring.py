@@ -113,7 +113,8 @@ def build_services(settings: Settings, client: Any = None, clock: Clock | None =
     auth.prepare()
     wall = clock.now
     # One summary per worker process (gunicorn builds the app after forking: the pid is its own).
-    status = StatusRecorder(writer_name("ingest"), clock=lambda: wall().timestamp())
+    status = StatusRecorder(writer_name("ingest"), clock=lambda: wall().timestamp(),
+                            watch_silent=True)
     drainer = Drainer(spool, store, on_drained=lambda _capture, created: metrics.drained(created),
                       on_s3=health.record)
     desired = DesiredState(

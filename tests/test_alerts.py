@@ -63,7 +63,9 @@ class Fleet:
         self.s3 = s3
         self.clock = clock
         self.intervals = intervals
-        self.ingest = [StatusRecorder(f"ingest-host-1-w{n}", clock=clock) for n in range(workers)]
+        # Ingest workers watch the open incidents, as ingest.wiring builds them.
+        self.ingest = [StatusRecorder(f"ingest-host-1-w{n}", clock=clock, watch_silent=True)
+                       for n in range(workers)]
         self.thumbnailer = StatusRecorder("thumbnailer-1", clock=clock)
         self._round_robin = itertools.cycle(self.ingest)
         # Spread the cameras' phases so that they do not all upload in the same second.
@@ -74,6 +76,7 @@ class Fleet:
         self.configs: dict[str, dict[str, Any]] = {}
         self.telemetry: dict[str, dict[str, Any]] = {}
         self.broken: set[str] = set()
+        self.uploads: list[tuple[float, str]] = []
         self.targets = list(targets)
         self.mailbox = Mailbox()
         self.results: list[alerts.CheckResult] = []
@@ -107,6 +110,7 @@ class Fleet:
             return
         next(self._round_robin).note_upload(device, received_at=now, captured_at=now,
                                             telemetry=self.telemetry.get(device), **config)
+        self.uploads.append((now, device))
         self.thumbnailer.note_processed(device, at=now + 2, ok=device not in self.broken,
                                         error_code="truncated" if device in self.broken else None)
 
@@ -150,6 +154,27 @@ def test_silent_camera_opens_one_incident_and_its_recovery_closes_it_once(s3: An
     assert alerts.open_incidents(s3, BUCKET) == []
     history = alerts.history(s3, BUCKET, "cam-1")
     assert [(h["kind"], bool(h.get("closed_at"))) for h in history] == [("silent", True)]
+
+
+def test_a_recovery_is_reported_at_the_first_check_after_the_camera_returns(s3: Any) -> None:
+    # Given a worker that writes its summary every 5 minutes, 10 s after each check (two busy
+    # cameras keep it changing), and cam-3 every 5 minutes, 20 s after each check
+    clock = Clock(NOON)
+    fleet = Fleet(s3, clock, {"busy-1": 60, "busy-2": 60, "cam-3": 300})
+    fleet.run(3600)
+    # When cam-3 is silent for an hour, then uploads again
+    fleet.stopped.add("cam-3")
+    fleet.run(3600)
+    fleet.stopped.clear()
+    resumed = clock()
+    fleet.run(1800)
+    returned = min(t for t, device in fleet.uploads if device == "cam-3" and t >= resumed)
+    # Then its return was written within a minute (urgent: the worker knew it was held silent)
+    # and reported by the first check after that, not the summary's 5 minutes later
+    [closed] = fleet.closed("silent")
+    assert closed["device"] == "cam-3"
+    assert closed["closed_at"] / 1000 <= returned + 60 + PERIOD
+    assert fleet.mailbox.titles() == ["cam-3 is silent", "cam-3 is back"]
 
 
 def test_learned_interval_ignores_bursts_and_late_captures(s3: Any) -> None:
@@ -432,9 +457,14 @@ def test_request_count_per_check_for_100_cameras_stays_within_the_cost_bar(s3: A
     fleet.counter = RequestCounter(s3)
     writers = [*fleet.ingest, fleet.thumbnailer]
     writes_before = sum(r.writes for r in writers)
+    watch_before = sum(r.watch_reads for r in fleet.ingest)
     # When it runs for two more hours (24 checks) with every camera healthy
     fleet.run(2 * 3600)
     writer_puts = sum(r.writes for r in writers) - writes_before
+    # Each ingest worker reads the open incidents every 5 minutes (to know which cameras' return
+    # is urgent): 12 GETs an hour each
+    watch_gets = sum(r.watch_reads for r in fleet.ingest) - watch_before
+    assert watch_gets == 2 * 24
     steady = sum(fleet.check_requests, Counter())
     # Then every check is one listing, one GET of the state and one per summary that changed
     # (3 writers), and one state write
@@ -457,10 +487,12 @@ def test_request_count_per_check_for_100_cameras_stays_within_the_cost_bar(s3: A
     per_check_gets = steady["GetObject"] / checks
     per_check_puts = (steady["PutObject"] + steady["ListObjectsV2"]) / checks
     writer_puts_per_month = writer_puts / 2 * 24 * 30
+    watch_gets_per_month = watch_gets / 2 * 24 * 30
     monthly = (CHECKS_PER_MONTH * (per_check_gets * GET_PRICE + per_check_puts * PUT_PRICE)
-               + writer_puts_per_month * PUT_PRICE)
+               + writer_puts_per_month * PUT_PRICE + watch_gets_per_month * GET_PRICE)
     print(f"\nper check: {dict(steady)} / {checks}; summary writes per hour: "
-          f"{writer_puts / 2:.1f} ({len(writers)} writers); monthly: ${monthly:.3f}")
+          f"{writer_puts / 2:.1f} ({len(writers)} writers); incident-list reads per hour: "
+          f"{watch_gets / 2:.1f}; monthly: ${monthly:.3f}")
     assert monthly <= 0.50
 
 

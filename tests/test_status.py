@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from camcloud import status
-from camcloud.s3 import get_json
+from camcloud.s3 import get_json, put_json
 from tests.conftest import BUCKET
 
 
@@ -184,3 +184,52 @@ def test_writer_name_is_safe_whatever_the_host_name() -> None:
         "ingest-ip-10-0-0-12.ec2.internal-4242")
     assert status.writer_name("thumbnailer", "My Laptop_ÄÖ/..", 7) == "thumbnailer-my-laptop-7"
     assert status.WRITER_RE.fullmatch(status.writer_name("ingest"))
+
+
+def test_the_return_of_a_camera_the_alerts_hold_silent_is_written_within_a_minute(
+        s3: Any) -> None:
+    # Given an ingest worker watching the open incidents, cam-1 held silent by the alerts, and
+    # a summary written a moment ago for another camera
+    put_json(s3, BUCKET, status.OPEN_INCIDENTS_KEY, {"incidents": [
+        {"id": "silent:cam-1", "kind": "silent", "device": "cam-1"},
+        {"id": "errors:cam-3", "kind": "errors", "device": "cam-3"}]})
+    clock = Clock()
+    counter = RequestCounter(s3)
+    recorder = status.StatusRecorder("w1", clock=clock, watch_silent=True)
+    recorder.note_upload("cam-2", received_at=clock())
+    assert recorder.flush_if_due(s3, BUCKET)
+    assert counter.calls["GetObject"] == 1 and recorder.watch_reads == 1
+    # When a camera that is not silent uploads a minute later: nothing urgent
+    clock.advance(61)
+    recorder.note_upload("cam-3", received_at=clock())
+    assert not recorder.flush_if_due(s3, BUCKET)
+    # When cam-1 is heard from again (a check-in)
+    recorder.note_checkin("cam-1", at=clock())
+    # Then the summary is written at once (a minute after the last write), not 5 minutes after
+    assert recorder.flush_if_due(s3, BUCKET)
+    assert get_json(s3, BUCKET, "status/w1.json")["cameras"]["cam-1"]["last_checkin"]
+    # And its next upload is an ordinary one again; the list is read once per 5 minutes
+    clock.advance(61)
+    recorder.note_upload("cam-1", received_at=clock())
+    assert not recorder.flush_if_due(s3, BUCKET)
+    assert recorder.watch_reads == 1
+    clock.advance(300)
+    recorder.flush_if_due(s3, BUCKET)
+    assert recorder.watch_reads == 2
+
+
+def test_a_missing_or_damaged_incident_list_never_costs_a_write(s3: Any) -> None:
+    # Given no incident list at all, then one that is not JSON
+    clock = Clock()
+    recorder = status.StatusRecorder("w1", clock=clock, watch_silent=True)
+    recorder.note_upload("cam-1", received_at=clock())
+    assert recorder.flush_if_due(s3, BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=status.OPEN_INCIDENTS_KEY, Body=b"\x00not json")
+    clock.advance(301)
+    recorder.note_upload("cam-1", received_at=clock())
+    # Then the summary is still written, and a recorder that does not watch never reads it
+    assert recorder.flush_if_due(s3, BUCKET)
+    counter = RequestCounter(s3)
+    quiet = status.StatusRecorder("w2", clock=clock)
+    quiet.note_upload("cam-1", received_at=clock())
+    assert quiet.flush_if_due(s3, BUCKET) and counter.calls["GetObject"] == 0
