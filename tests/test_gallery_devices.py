@@ -341,3 +341,11 @@ def test_hostile_form_values_get_messages_never_a_500(logged_in, s3, settings, c
     for name in ("interval_s", "checkin_s", "image_mode", "active_hours"):
         assert f'id="{name}-error"' in page
     assert document(s3, settings.bucket, camera) == before
+
+
+def test_the_active_hours_hint_says_utc_as_the_firmware_reads_them(logged_in, camera):
+    # Regression: the hint said "camera's local time", but the firmware compares the UTC minute
+    # of the day (it has no time zone), and the alerts count the same UTC window
+    page = logged_in.get(f"/camera/{camera}/settings").get_data(as_text=True)
+    hint = re.search(r'id="active_hours".*?<p class="hint">(.*?)</p>', page, re.S)
+    assert hint is not None and "UTC" in hint.group(1) and "local time" not in hint.group(1)
