@@ -34,8 +34,13 @@ def usual_interval(times_s: Iterable[float], *, min_gaps: int = 1) -> float | No
 
     ``times_s`` are capture times in any order. Leave out what says nothing of the camera's
     rhythm: imported photos, and replays from its backlog (:func:`is_late`). Gaps under
-    :data:`BURST_GAP_S` are left out unless every gap is that short; ``min_gaps`` gaps must
-    remain (None otherwise: one capture or none has no interval). Never below a second.
+    :data:`BURST_GAP_S` (10 s) are left out unless every gap is that short; ``min_gaps`` gaps
+    must remain (None otherwise: one capture or none has no interval). Never below a second.
+
+    Why 10 s, for the cameras page and the alerts alike: the firmware merges PIR triggers
+    closer than 5 s, so a burst of motion shows as gaps of 5 to ~10 s; a higher cutoff (the
+    alerts had 20 s) would throw away the real rhythm of a camera set to 10-20 s and learn it
+    from its rare long gaps instead.
     """
     ordered = sorted(times_s)
     gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
