@@ -1,6 +1,6 @@
 """The ingest service, without Flask: one upload request in, one outcome out.
 
-``Ingest.accept`` runs the device protocol (SPEC "Device upload protocol (v1)"): the gate
+``Ingest.accept`` runs the device protocol (docs/protocol.md, ``POST /upload``): the gate
 (key, rate limits), the headers, the body, then the keeper (S3 or the spool). Every refusal is
 a ``camcloud.errors.Refusal``; the Flask blueprint only builds the ``Request`` and shapes the
 ``Outcome``. ``Operations`` answers ``/readyz`` and ``/metrics``.
@@ -86,7 +86,8 @@ def capture_id_of(headers: Headers) -> str | None:
 
 
 # A check-in reads the device record fresh: a config set a moment ago reaches the camera at
-# its next check-in (SPEC: "within one checkin_s"); uploads use the registry's cache.
+# its next check-in, within one checkin_s (docs/protocol.md, ``GET /device/state``); uploads
+# use the registry's cache.
 CHECKIN_RECORD_AGE = 0.0
 
 
