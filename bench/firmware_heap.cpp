@@ -1,5 +1,6 @@
 // Heap and stack used by one firmware upload (host build of firmware/lib/camcloud_core) for
-// 30 KB, 500 KB and 2 MB frames. SPEC quality bar: the same at every size, <= 4 KiB of buffers.
+// 30 KB, 500 KB and 2 MB frames. The goal: the same at every size, <= 4 KiB of buffers
+// (firmware/README.md, "Memory").
 //
 // Heap: malloc/calloc/realloc/free and operator new/delete are counted while the upload runs.
 // Stack: the upload runs on a thread whose stack was painted beforehand; the deepest byte it

@@ -9,8 +9,8 @@ parameter building to its parsed response) and the server time without that roun
 The session check (a GET of the user's record, at most once per user every
 ``camcloud.users.SESSION_CHECK_SECONDS``) is not part of any page: it is counted apart.
 
-Goal (SPEC): the same S3 calls at every size; server time <= 15 ms per 60-image page plus the
-listing round trip.
+Goal (docs/benchmarks.md, "Gallery"): the same S3 calls at every size; server time <= 15 ms
+per 60-image page plus the listing round trip.
 
     .venv/bin/python bench/gallery.py [--sizes 100,10000,100000] [--repeat 15]
 """

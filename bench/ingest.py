@@ -17,7 +17,7 @@ the ingest), ingest uploads/s and p50/p99 latency at 1, 8 and 32 keep-alive conn
 of the server (master + workers) under 32 concurrent 8 MiB uploads. The bare boto3 and
 32-connection measurements alternate ``--rounds`` times and the best of each is shown, so
 that a neighbour's burst on a shared machine does not land on one side of the ratio only.
-SPEC goals: ratio >= 0.7, p99 <= 50 ms, memory bounded.
+Goals (docs/benchmarks.md, "Ingest"): ratio >= 0.7, p99 <= 50 ms, memory bounded.
 
 ``--plain-boto3`` runs the ingest with ``CAMCLOUD_S3_FAST_PUT=off``: originals are stored with
 boto3's ``put_object`` instead of the hand signer of ``ingest/s3put.py`` (issue 12 item 6).

@@ -1,7 +1,7 @@
 """What travels with a capture: the original's S3 object metadata and the metadata record.
 
 Pure functions: the ingest writes object metadata, the thumbnailer reads it back and builds the
-record (SPEC "Metadata record", schema 1).
+record (docs/protocol.md, "The metadata record", schema 1).
 """
 
 from __future__ import annotations

@@ -239,7 +239,7 @@ TELEMETRY_HEADERS = {
     "X-Boot-Count": ("boot_count", _int_in(0, 2**31)),
     "X-Reset-Reason": ("reset_reason", _short_text),
     "X-Uptime": ("uptime", _int_in(0, 2**40)),
-    # Frames the camera had to drop (PSRAM retry ring full): not in SPEC v1, sent by firmware/.
+    # Frames the camera had to drop (PSRAM retry ring full), sent by firmware/ (docs/protocol.md).
     "X-Frames-Lost": ("frames_lost", _int_in(0, 2**31)),
 }
 

@@ -71,7 +71,7 @@ def with_sof_size(original: bytes, width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize(("width", "height"), ARDUCAM_MODES)
 def test_every_camera_mode_gets_a_320_thumbnail_and_1024_preview(width: int, height: int) -> None:
-    """Given a capture of an Arducam Mega mode, when rendered, then sizes follow the SPEC."""
+    """Given an Arducam Mega mode's capture, when rendered, then sizes follow docs/protocol.md."""
     original = encode(Image.new("RGB", (width, height), (120, 150, 90)))
 
     rendition = imaging.render(original)

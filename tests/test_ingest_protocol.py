@@ -1,4 +1,5 @@
-"""The device protocol over real HTTP: every request form and every status row of the SPEC."""
+"""The device protocol over real HTTP: every request form and every status row of
+docs/protocol.md."""
 
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ def image_at(s3: Any, key: str) -> Image.Image:
 
 def test_put_event_makes_thumbnail_preview_and_a_full_record(s3: Any, handler: Any) -> None:
     """Given an original with the ingest's metadata, when its put event arrives, then the
-    thumbnail (320) and preview (1024) exist and the record holds every SPEC field."""
+    thumbnail (320) and preview (1024) exist and the record holds every docs/protocol.md field."""
     original = photo()
     put_original(s3, PUT_KEY, original, rssi=-61, firmware="1.4.0", free_heap=81234)
 

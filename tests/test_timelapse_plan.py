@@ -198,7 +198,7 @@ def test_deflicker_off_means_gain_one() -> None:
 
 
 def test_keys_follow_the_layout() -> None:
-    """Given a device, a day and a range, then the keys are the SPEC's."""
+    """Given a device, a day and a range, then the keys are docs/timelapse.md's."""
     start = datetime(2026, 11, 20, 9, tzinfo=UTC)
     end = datetime(2026, 11, 20, 15, tzinfo=UTC)
 

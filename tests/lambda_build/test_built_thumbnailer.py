@@ -114,7 +114,7 @@ def test_put_event_makes_thumbnail_preview_and_record_then_delete_removes_them(
     # When the upload's event is delivered
     handler(put_event, lambda_context())
 
-    # Then the thumbnail, the preview and the record exist, sized as the SPEC says
+    # Then the thumbnail, the preview and the record exist, sized as docs/protocol.md says
     stem = raw_key.removeprefix("raw/garden-cam/").removesuffix(".jpg")
     thumb = s3.get_object(Bucket=bucket, Key=f"thumbs/garden-cam/{stem}.jpg")["Body"].read()
     preview = s3.get_object(Bucket=bucket, Key=f"previews/garden-cam/{stem}.jpg")["Body"].read()
