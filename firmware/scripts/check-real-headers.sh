@@ -12,7 +12,7 @@
 #
 # Where the libraries come from:
 #   FIRMWARE_DEPS set  -> $FIRMWARE_DEPS/framework-arduinoespressif32 and $FIRMWARE_DEPS/Arducam_Mega
-#                         (.ci/run points it at ../shared/firmware-deps); missing parts fail.
+#                         (.ci/run sets it to the folder CI provides); missing parts fail.
 #   FIRMWARE_DEPS unset -> PlatformIO's own copies, when a `pio run` has fetched them:
 #                         ~/.platformio/packages/framework-arduinoespressif32 and
 #                         firmware/.pio/libdeps/<env>/Arducam_Mega. Without them it prints one line
