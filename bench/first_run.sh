@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Time to banner of `make run` in a fresh clone with warm package caches (the README's figure).
 # Usage: bash bench/first_run.sh [RUNS]      (default 3; WARMUP=0 skips the warm-up run)
+#        XDG_CACHE_HOME=$(mktemp -d) WARMUP=0 bash bench/first_run.sh 1   (a first run ever)
 #
 # Each run: `git clone` of this repository's committed HEAD into a temporary directory, then
 # `make run` on a free port until the banner's `curl -sS` line, one upload with the banner's
 # curl (must answer 201), then the stack is stopped (SIGTERM to its process group). A warm-up
-# run first fills the caches (pip's, uv's, the uv binary's) if they are cold; not counted.
+# run first fills the caches (uv's, and the uv binary in ~/.cache/camcloud) if cold; not counted.
 # Per run it prints the wall seconds to the banner, split at the lines `make run` prints (venv,
 # packages, stack start), and the CPU seconds the whole `make run` used until then: on a
 # shared machine the wall figure moves with the load, the CPU figure hardly. Then min, median.
@@ -87,7 +88,9 @@ one_run() {
   rm -rf "$dir"
 }
 
-echo "time to banner: fresh clone of $(git -C "$repo" rev-parse --short HEAD), make run, warm caches"
+caches="warm caches (after a warm-up run)"
+[ "${WARMUP:-1}" = 1 ] || caches="caches as found (WARMUP=0)"
+echo "time to banner: fresh clone of $(git -C "$repo" rev-parse --short HEAD), make run, $caches"
 echo "($(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg) before; $(python3 --version))"
 if [ "${WARMUP:-1}" = 1 ]; then one_run warmup >/dev/null; fi
 printf '%4s %8s %8s %10s %8s %8s\n' run "total s" "venv s" "packages s" "start s" "CPU s"
