@@ -94,16 +94,23 @@ echo "time to banner: fresh clone of $(git -C "$repo" rev-parse --short HEAD), m
 echo "($(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg) before; $(python3 --version))"
 if [ "${WARMUP:-1}" = 1 ]; then one_run warmup >/dev/null; fi
 printf '%4s %8s %8s %10s %8s %8s\n' run "total s" "venv s" "packages s" "start s" "CPU s"
-totals=()
+results=()
 for i in $(seq "$runs"); do
   read -r total venv packages start cpu < <(one_run "$i")
-  totals+=("$total")
+  results+=("$total $cpu")
   printf '%4s %8s %8s %10s %8s %8s\n' "$i" "$total" "$venv" "$packages" "$start" "$cpu"
 done
-printf '%s\n' "${totals[@]}" | sort -n | awk -v size="$(cat "$work/size")" \
+printf '%s\n' "${results[@]}" | awk -v size="$(cat "$work/size")" \
   -v load="$(cut -d' ' -f1 /proc/loadavg)" '
-  {t[NR] = $1} END {
-    median = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+  function median(values, n,   i, j, swap) {
+    for (i = 2; i <= n; i++)
+      for (j = i; j > 1 && values[j - 1] > values[j]; j--) {
+        swap = values[j]; values[j] = values[j - 1]; values[j - 1] = swap
+      }
+    return n % 2 ? values[(n + 1) / 2] : (values[n / 2] + values[n / 2 + 1]) / 2
+  }
+  {wall[NR] = $1; cpu[NR] = $2} END {
+    middle = median(wall, NR); spent = median(cpu, NR)
     printf "time to banner: min %.1f s, median %.1f s of %d runs (goal <= 20 s: %s); " \
-      ".venv %s MB; load average after: %s\n",
-      t[1], median, NR, (median <= 20 ? "met" : "NOT met"), size, load}'
+      "CPU median %.1f s; .venv %s MB; load average after: %s\n",
+      wall[1], middle, NR, (middle <= 20 ? "met" : "NOT met"), spent, size, load}'
