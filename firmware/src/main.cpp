@@ -110,8 +110,7 @@ void on_time_sync(struct timeval* tv) {
 struct FifoFrame {
     bool waiting;
     char capture_id[camcloud::kCaptureIdSize];
-    int64_t captured_at;
-    uint32_t captured_ms;
+    camcloud::CaptureTime time;  // its X-Captured-At, fixed at the first attempt
     uint32_t size;
     uint32_t attempts;
 };
@@ -180,11 +179,6 @@ void on_answer(const camcloud::UploadResult& result) {
     g_remote.answered(millis());
 }
 
-// A capture's X-Captured-At: the time known then, or the time known now counted back.
-int64_t captured_at_of(int64_t captured_at, uint32_t captured_ms) {
-    return captured_at >= 0 ? captured_at : g_clock.unix_at(captured_ms);
-}
-
 bool reached(uint32_t now_ms, uint32_t at_ms) { return static_cast<int32_t>(now_ms - at_ms) >= 0; }
 
 void update_waiting() {
@@ -242,8 +236,7 @@ void capture_frame(const char* reason, const char* command = nullptr) {
     } else {
         g_fifo.waiting = true;
         std::strncpy(g_fifo.capture_id, id, sizeof g_fifo.capture_id - 1);
-        g_fifo.captured_at = captured_at;
-        g_fifo.captured_ms = captured_ms;
+        g_fifo.time = camcloud::CaptureTime(captured_at, captured_ms);
         g_fifo.size = size;
         g_fifo.attempts = 0;
     }
@@ -261,6 +254,7 @@ void upload_next() {
         kept != nullptr ? static_cast<camcloud::FrameSource&>(memory) : fifo;
     uint32_t& attempts = kept != nullptr ? kept->attempts : g_fifo.attempts;
     const char* capture_id = kept != nullptr ? kept->capture_id : g_fifo.capture_id;
+    camcloud::CaptureTime& time = kept != nullptr ? kept->time : g_fifo.time;
 
     camcloud::Telemetry telemetry = collect_telemetry(g_status);
     camcloud::UploadRequest request;
@@ -268,8 +262,10 @@ void upload_next() {
     request.device_key = CAMCLOUD_DEVICE_KEY;
     request.device_id = CAMCLOUD_DEVICE_ID;
     request.capture_id = capture_id;
-    request.captured_at = kept != nullptr ? captured_at_of(kept->captured_at, kept->captured_ms)
-                                          : captured_at_of(g_fifo.captured_at, g_fifo.captured_ms);
+    // The time known at the capture, or counted back from the SNTP reply at the first attempt
+    // (none if it has not come): every retry sends that same value, so a retry of an attempt
+    // the ingest stored (the answer lost) is answered as its duplicate.
+    request.captured_at = time.for_attempt(g_clock);
     request.content_length = kept != nullptr ? kept->size : g_fifo.size;
     request.user_agent = "camcloud-firmware/" CAMCLOUD_FIRMWARE_VERSION;
     request.telemetry = &telemetry;

@@ -44,8 +44,7 @@ uint8_t* FrameRing::reserve(uint32_t size, const char* capture_id, int64_t captu
     if (evicted != nullptr) *evicted = lost;
     pending_ = StoredFrame{};
     std::strncpy(pending_.capture_id, capture_id, sizeof pending_.capture_id - 1);
-    pending_.captured_at = captured_at;
-    pending_.captured_ms = captured_ms;
+    pending_.time = CaptureTime(captured_at, captured_ms);
     pending_.offset = offset;
     pending_.size = size;
     reserved_ = true;

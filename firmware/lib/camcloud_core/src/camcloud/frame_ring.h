@@ -6,13 +6,13 @@
 #include <cstdint>
 
 #include "camcloud/capture_id.h"
+#include "camcloud/wall_clock.h"
 
 namespace camcloud {
 
 struct StoredFrame {
     char capture_id[kCaptureIdSize];
-    int64_t captured_at;  // Unix seconds, -1 when the camera had no trusted time then
-    uint32_t captured_ms; // millis() at the capture: dates it once the clock is trusted
+    CaptureTime time;     // when it was taken; its X-Captured-At, fixed at the first attempt
     uint32_t offset;      // into the arena
     uint32_t size;
     uint32_t attempts;    // upload attempts so far
@@ -37,7 +37,8 @@ public:
     // arena may be null (no PSRAM): then nothing can be kept and every reserve() fails.
     FrameRing(uint8_t* arena, uint32_t arena_size) : arena_(arena), arena_size_(arena_size) {}
 
-    // Makes room for a frame of `size` bytes, evicting the oldest frames when the arena or the
+    // Makes room for a frame of `size` bytes (taken at millis() = captured_ms; captured_at is
+    // the clock's Unix time then, -1 when untrusted), evicting the oldest frames when the arena or the
     // table is full (*evicted counts them: they are lost), and returns where to copy the frame,
     // or null when it can never fit. Nothing is visible until commit().
     uint8_t* reserve(uint32_t size, const char* capture_id, int64_t captured_at, uint32_t* evicted,

@@ -18,6 +18,14 @@ int64_t WallClock::unix_at(uint32_t at_ms) const {
     return unix_ms >= 0 ? unix_ms / 1000 : -1;
 }
 
+int64_t CaptureTime::for_attempt(const WallClock& clock) {
+    if (!fixed_) {
+        unix_s_ = clock.unix_at(at_ms_);
+        fixed_ = true;
+    }
+    return unix_s_;
+}
+
 void WakeRules::on_wifi_up(uint32_t now_ms) {
     if (wifi_up_) return;
     wifi_up_ = true;

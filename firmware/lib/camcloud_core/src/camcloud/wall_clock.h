@@ -29,6 +29,34 @@ private:
     int64_t sync_unix_ = 0;
 };
 
+// When a frame was taken, and the one X-Captured-At that every upload attempt of it sends.
+//
+// The ingest names a stored capture by its capture time: a retry that sent another time than an
+// attempt the ingest already stored (the answer lost) would look like a new capture. So the
+// time (or its absence) is fixed once: at the capture when the clock was trusted then, else at
+// the first upload attempt, dated from the SNTP reply if one has come by then and undated for
+// good if not. A later SNTP reply, or a re-sync that moves the anchor by a second, changes
+// nothing for a frame already fixed.
+class CaptureTime {
+public:
+    CaptureTime() = default;
+    // A capture at monotonic time at_ms; unix_s is the clock's time then (-1 when untrusted).
+    CaptureTime(int64_t unix_s, uint32_t at_ms)
+        : unix_s_(unix_s < 0 ? -1 : unix_s), at_ms_(at_ms), fixed_(unix_s >= 0) {}
+    // X-Captured-At for an upload attempt in Unix seconds, -1 for none. The first call fixes
+    // it; every later call returns the same value, whatever the clock says by then.
+    int64_t for_attempt(const WallClock& clock);
+    bool fixed() const { return fixed_; }
+    // The fixed value (-1: undated, or not fixed yet).
+    int64_t unix_s() const { return unix_s_; }
+    uint32_t at_ms() const { return at_ms_; }
+
+private:
+    int64_t unix_s_ = -1;
+    uint32_t at_ms_ = 0;
+    bool fixed_ = false;
+};
+
 // When to upload and when to go back to sleep, for one wake (battery mode) or one boot.
 class WakeRules {
 public:
