@@ -88,8 +88,9 @@ class UserStore:
             _VERSIONS_CACHED
         )
         # A hash to check against when the user does not exist, so that unknown and known
-        # names take the same time to refuse.
-        self._decoy = hash_password(secrets.token_urlsafe(16))
+        # names take the same time to refuse. Made at the first login, not here: a scrypt
+        # (0.15 s of CPU) per store made the local stack's start and every command slower.
+        self._decoy: str | None = None
 
     def add(self, name: str, password: str, *, replace: bool = False) -> None:
         """Create user ``name`` (or, with ``replace``, set a new password: sessions end)."""
@@ -141,6 +142,9 @@ class UserStore:
 
         A hash of the first format is rewritten in werkzeug's form on success.
         """
+        if self._decoy is None:
+            # Before the name is looked up: the first login pays for it whatever the name.
+            self._decoy = hash_password(secrets.token_urlsafe(16))
         try:
             record = self._get(name)
         except layout.LayoutError:

@@ -180,3 +180,25 @@ def test_make_run_installs_again_when_what_it_installs_from_changes(tmp_path: Pa
     os.utime(tmp_path / changed, (stamp.stat().st_mtime + 10,) * 2)
     # Then `make run` installs again
     assert subprocess.run(up_to_date).returncode == 1
+
+
+def test_a_user_store_hashes_no_decoy_before_its_first_login(monkeypatch, s3, settings):
+    # Given password hashing counted (a scrypt costs 0.15 s of CPU; the local stack makes two
+    # user stores at start, and paid a decoy hash for each: regression)
+    from camcloud import users
+
+    hashed: list[str] = []
+    real_hash = users.hash_password
+    monkeypatch.setattr(users, "hash_password", lambda password: hashed.append(password)
+                        or real_hash(password))
+    # When a store is made
+    store = users.UserStore(lambda: s3, settings.bucket)
+    # Then nothing is hashed
+    assert hashed == []
+    # And its first login pays for the decoy whatever the name, so an unknown name is still
+    # refused in the time a known one takes
+    assert store.login("nobody", "some long password") is None
+    assert len(hashed) == 1
+    store.add("alice", "a long enough password")
+    assert store.login("alice", "a long enough password") is not None
+    assert len(hashed) == 2  # alice's own hash, no second decoy
