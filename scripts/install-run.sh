@@ -32,11 +32,12 @@ say() {
 checked=$("$python" -c '
 import sys
 if sys.version_info < (3, 11):
-    sys.exit(f"camcloud needs Python 3.11 or newer (found: {sys.version.split()[0]})")
+    sys.exit("camcloud needs Python 3.11 or newer (found: %s)" % sys.version.split()[0])
 try:
     import ensurepip  # noqa: F401  (Debian splits it out, with venv, into python3-venv)
 except ImportError:
-    sys.exit(f"{sys.executable} cannot make a virtualenv: on Debian, apt-get install python3-venv")
+    sys.exit("%s cannot make a virtualenv: on Debian, apt-get install python3-venv"
+             % sys.executable)
 print(sys.executable, sys.version.split()[0])
 ')
 read -r python version <<<"$checked"
