@@ -34,8 +34,8 @@ class Kept:
 
 def describe(capture: Capture, ref: layout.CaptureRef | None) -> dict[str, Any]:
     """The JSON answer's description of a kept capture."""
-    # A retry without X-Captured-At lands on the key its first attempt reserved: report
-    # that capture time, not this request's.
+    # A retry lands on the key its first attempt reserved: report that capture time, not
+    # this request's.
     captured_at = (
         datetime.fromtimestamp(ref.captured_at_ms / 1000, UTC) if ref else capture.time.captured_at
     )
@@ -104,11 +104,9 @@ class Keeper:
                 {"Retry-After": str(STORAGE_DOWN_RETRY_AFTER)},
             ) from None
         self._drainer.kick()
-        ref = None
-        if capture.time.clock == "device":
-            ref = layout.CaptureRef.new(capture.device, capture.time.captured_at_ms,
-                                        capture.capture_id)
-        document = describe(capture, ref)
+        # The key is settled when the drainer stores it: an earlier attempt of this capture id
+        # may already have reserved one with another time.
+        document = describe(capture, None)
         document["queued"] = True
         if not queued:
             document["duplicate"] = True

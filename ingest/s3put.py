@@ -130,12 +130,12 @@ class FastPut:
         self._lock = threading.Lock()
 
     def put_if_absent(self, key: str, body: Any, size: int, sha256: str,
-                      metadata: dict[str, str]) -> bool:
+                      metadata: dict[str, str], content_type: str = "image/jpeg") -> bool:
         """Write ``key`` unless it exists: True if created, False if it was there already."""
         if not self.enabled:
-            return self._boto3_put(key, body, sha256, metadata)
+            return self._boto3_put(key, body, sha256, metadata, content_type)
         try:
-            status, answer = self._send(key, body, size, sha256, metadata)
+            status, answer = self._send(key, body, size, sha256, metadata, content_type)
         except urllib3.exceptions.HTTPError as exc:
             raise HTTPClientError(error=exc) from exc
         if status == 200:
@@ -151,13 +151,13 @@ class FastPut:
         if was_enabled:
             event("s3_fast_path_disabled", logging.ERROR, status=status,
                   answer=answer[:300].decode("utf-8", "replace"))
-        return self._boto3_put(key, body, sha256, metadata)
+        return self._boto3_put(key, body, sha256, metadata, content_type)
 
     def _send(self, key: str, body: Any, size: int, sha256: str,
-              metadata: dict[str, str]) -> tuple[int, bytes]:
+              metadata: dict[str, str], content_type: str) -> tuple[int, bytes]:
         url = self._base + quote(key, safe="/~")
         headers = {
-            "Content-Type": "image/jpeg",
+            "Content-Type": content_type,
             "Content-Length": str(size),
             "If-None-Match": "*",
             "x-amz-checksum-sha256": checksum_sha256(sha256),
@@ -185,9 +185,10 @@ class FastPut:
         assert last_error is not None
         raise last_error
 
-    def _boto3_put(self, key: str, body: Any, sha256: str, metadata: dict[str, str]) -> bool:
+    def _boto3_put(self, key: str, body: Any, sha256: str, metadata: dict[str, str],
+                   content_type: str) -> bool:
         """The same write through boto3 and the S3 adapter's put-if-absent."""
         if hasattr(body, "seek"):
             body.seek(0)
-        return put_if_absent(self._client, self._bucket, key, body, content_type="image/jpeg",
+        return put_if_absent(self._client, self._bucket, key, body, content_type=content_type,
                              metadata=metadata, ChecksumSHA256=checksum_sha256(sha256))

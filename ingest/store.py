@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import zlib
 from collections.abc import Callable
@@ -112,12 +113,25 @@ class CaptureStore:
     def resolve_ref(self, capture: Capture) -> layout.CaptureRef:
         """The key this capture lands on, the same for every retry of it.
 
-        With the device's clock the key is deterministic; with the server's clock the first
-        request reserves it under ``ids/`` (camcloud.reservations) and every retry reuses it.
+        The first request of ``(device, capture_id)`` reserves its key under ``ids/``
+        (camcloud.reservations) and every retry reuses it, whichever clock dated each attempt:
+        the key holds the capture time, and a retry may carry another time than the attempt
+        that was stored (undated, then dated once the camera's clock was set; or a time counted
+        back again after a re-sync), so the time alone cannot say it is a retry.
         """
         proposed = layout.CaptureRef.new(
             capture.device, capture.time.captured_at_ms, capture.capture_id
         )
-        if capture.time.clock == "device":
-            return proposed
-        return reserve_raw_key(self._client(), self._bucket, proposed)
+        return reserve_raw_key(self._client(), self._bucket, proposed, self._reservation_put())
+
+    def _reservation_put(self) -> Callable[[str, bytes], bool] | None:
+        """The reservation's write over the fast path when there is one (no boto3 CPU cost)."""
+        if self._fast_put is None:
+            return None
+        fast = self._fast_put()
+
+        def put(key: str, body: bytes) -> bool:
+            return bool(fast.put_if_absent(key, body, len(body), hashlib.sha256(body).hexdigest(),
+                                           {}, content_type="application/json"))
+
+        return put

@@ -127,7 +127,8 @@ def test_a_check_in_records_a_report_once_and_then_costs_no_write(
     mark = len(calls.names)
     stamped = {**report, "X-Captured-At": str(int(clock.wall.timestamp()))}
     assert upload(services, key, "after", stamped).status == 201
-    assert calls.since(mark)["PutObject"] == 1  # the capture itself, no state write
+    # the capture's reservation and the capture itself, no state write
+    assert calls.since(mark)["PutObject"] == 2
 
 
 def test_an_upload_without_report_headers_costs_no_state_request(ingest_bucket: Bucket) -> None:
@@ -139,9 +140,10 @@ def test_an_upload_without_report_headers_costs_no_state_request(ingest_bucket: 
     # When it uploads again within the caches' lifetime
     mark = len(calls.names)
     outcome = upload(services, key, "second", {"X-Captured-At": str(int(clock.wall.timestamp()))})
-    # Then the one S3 request is the capture's PutObject, and the answer has the default state
+    # Then the S3 requests are the capture's: its ids/ reservation and its original (two
+    # PutObjects), and the answer has the default state
     assert outcome.status == 201
-    assert calls.since(mark) == Counter({"PutObject": 1})
+    assert calls.since(mark) == Counter({"PutObject": 2})
     assert outcome.body["state"]["config"]["version"] == 0
 
 
@@ -194,9 +196,10 @@ def test_unknown_report_values_are_ignored_without_a_write(ingest_bucket: Bucket
     checked = check_in(services, key, nonsense)
     uploaded = upload(services, key, "odd",
                       {**nonsense, "X-Captured-At": str(int(clock.wall.timestamp()))})
-    # Then both are answered normally and nothing was written but the capture
+    # Then both are answered normally and nothing was written but the capture (its
+    # reservation and its original)
     assert checked.status == 200 and uploaded.status == 201
-    assert calls.since(mark)["PutObject"] == 1
+    assert calls.since(mark)["PutObject"] == 2
     state = device_state.read_state(ingest_bucket.client, ingest_bucket.settings.bucket, DEVICE)
     assert state.applied.config_version is None and state.firmware.running is None
 
