@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 ## run: start the local stack (S3+SQS in moto, worker, ingest + gallery on :8080; PORT= to move)
 run: $(RUN_STAMP)
+	@echo "camcloud: starting the local stack (a first start also compiles its modules)"
 	$(BIN)/python -m camcloud_cli local
 
 ## test: install what the tests need, then run every suite
