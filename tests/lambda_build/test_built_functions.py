@@ -61,7 +61,8 @@ def test_built_timelapse_builds_a_day_with_the_pyav_it_ships() -> None:
     """Given 12 captures of one camera on 2026-11-20 in the bucket, when the built function
     gets the schedule's event of the 21st and then the daily job it fans out, then it queues
     that camera, writes an H.264 MP4 of 12 frames, and its PyAV and Pillow come from the
-    artifact."""
+    artifact; and the gallery's range payload (events/timelapse-range.json) builds the range
+    and leaves its jobs/ record done."""
     result = run_built("TimelapseFunction", "camcloud-timelapse", """
         import io, hashlib
         from datetime import UTC, datetime, timedelta
@@ -97,13 +98,18 @@ def test_built_timelapse_builds_a_day_with_the_pyav_it_ships() -> None:
 
         queued = app.handler({"action": "schedule", "time": "2026-11-20T23:15:00Z"}, context)
         built = app.handler(invoked[0], context)
+        # The gallery's custom range, as its LambdaRunner sends it (the sample event).
+        with open("events/timelapse-range.json") as sample:
+            ranged = app.handler(json.load(sample), context)
+        job = json.loads(s3.get_object(Bucket="camcloud-built",
+                                       Key="jobs/sample-job-0001.json")["Body"].read())
         video = s3.get_object(Bucket="camcloud-built", Key=built["key"])["Body"].read()
         with av.open(io.BytesIO(video)) as container:
             stream = container.streams.video[0]
             frames = sum(1 for _ in container.decode(stream))
             codec = stream.codec_context.name
         print(json.dumps({"queued": queued, "invoked": invoked, "built": built,
-                          "frames": frames, "codec": codec,
+                          "ranged": ranged, "job": job, "frames": frames, "codec": codec,
                           "av": av.__file__, "pil": PIL.__file__}))
     """)
 
@@ -112,6 +118,9 @@ def test_built_timelapse_builds_a_day_with_the_pyav_it_ships() -> None:
     assert result["built"]["status"] == 201
     assert result["built"]["key"] == "timelapse/cam-1/2026-11-20.mp4"
     assert (result["codec"], result["frames"]) == ("h264", 12)
+    assert result["ranged"]["status"] == 201 and result["ranged"]["frames_used"] == 12
+    assert result["job"]["state"] == "done" and result["job"]["result"]["key"] == (
+        result["ranged"]["key"])
     for module in ("av", "pil"):
         assert Path(result[module]).is_relative_to(BUILD_DIR / "TimelapseFunction")
 
