@@ -9,13 +9,42 @@ SAM_REQUIREMENT='aws-sam-cli>=1.140,<2'
 LAMBDA_PYTHON=python3.13 # template.yaml's Runtime; only the import test uses it, when present
 export SAM_CLI_TELEMETRY=0
 
+# tool_venv VENV PYTHON REQUIREMENT...: make VENV a fresh virtualenv of PYTHON holding the
+# requirements. With uv (on PATH, else the pinned one `make run`'s install keeps in the user's
+# cache: scripts/get-uv.py) it takes seconds: pip resolves one package at a time, an index
+# round trip each, and took ~3 min for the SAM CLI alone. Without uv, or if uv fails (say, an
+# index only pip is set up for), pip installs the same requirements.
+tool_venv() {
+  local venv=$1 python=$2 uv
+  shift 2
+  uv=$(command -v uv || "${PYTHON:-python3}" scripts/get-uv.py \
+    "$(sed -n 's/^uv_version=//p' scripts/install-run.sh)" || true)
+  rm -rf "$venv"
+  if [ -n "$uv" ]; then
+    # uv reads its own settings, not pip's: carry over an index given to pip.
+    local settings=()
+    if [ -n "${PIP_INDEX_URL:-}" ]; then settings+=("UV_INDEX_URL=${UV_INDEX_URL:-$PIP_INDEX_URL}"); fi
+    if [ -n "${PIP_EXTRA_INDEX_URL:-}" ]; then
+      settings+=("UV_EXTRA_INDEX_URL=${UV_EXTRA_INDEX_URL:-$PIP_EXTRA_INDEX_URL}")
+    fi
+    if env "${settings[@]}" "$uv" venv -q --python "$python" "$venv" &&
+      env "${settings[@]}" "$uv" pip install -q --python "$venv/bin/python" "$@"; then
+      return 0
+    fi
+    echo "uv could not install $* into $venv: installing with pip"
+    rm -rf "$venv"
+  fi
+  "$python" -m venv "$venv"
+  # --no-compile: no byte-compiling of every file of every package; imports compile what runs.
+  "$venv/bin/python" -m pip install -q --no-compile --disable-pip-version-check "$@"
+}
+
 # ensure_sam: create or reuse $SAM_VENV with the SAM CLI; sets SAM to its executable.
 ensure_sam() {
   if [ ! -x "$SAM_VENV/bin/sam" ] || [ "$(cat "$SAM_VENV/.requirement" 2>/dev/null)" != "$SAM_REQUIREMENT" ]; then
     echo "installing $SAM_REQUIREMENT into $SAM_VENV"
-    "${PYTHON:-python3}" -m venv "$SAM_VENV"
-    "$SAM_VENV/bin/python" -m pip install -q --upgrade pip
-    "$SAM_VENV/bin/python" -m pip install -q "$SAM_REQUIREMENT"
+    # pip too: deploy/lambda-function.mk fetches the functions' wheels with this venv's pip.
+    tool_venv "$SAM_VENV" "${PYTHON:-python3}" "$SAM_REQUIREMENT" pip
     echo "$SAM_REQUIREMENT" >"$SAM_VENV/.requirement"
   fi
   # shellcheck disable=SC2034 # read by the scripts that source this file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import socket
@@ -31,16 +32,21 @@ RATE_PER_MINUTE = 30
 @pytest.fixture(scope="module")
 def uploader() -> Path:
     """camcloud-uploader, configured and built like `make test-firmware` does when needed."""
-    if not (BUILD / "CMakeCache.txt").exists():
+    BUILD.parent.mkdir(exist_ok=True)
+    # This module and test_device_e2e build here; under pytest-xdist they may run at once in
+    # two workers, and two builds in one directory would trip over each other's files.
+    with open(BUILD.parent / ".firmware-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (BUILD / "CMakeCache.txt").exists():
+            subprocess.run(
+                ["cmake", "-S", str(FIRMWARE), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Debug"],
+                check=True, capture_output=True, timeout=120,
+            )
+        # Always build: cheap when up to date, and a stale binary would test old code.
         subprocess.run(
-            ["cmake", "-S", str(FIRMWARE), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Debug"],
-            check=True, capture_output=True, timeout=120,
+            ["cmake", "--build", str(BUILD), "-j2", "--target", "camcloud-uploader"],
+            check=True, capture_output=True, timeout=300,
         )
-    # Always build: cheap when up to date, and a stale binary would test old code.
-    subprocess.run(
-        ["cmake", "--build", str(BUILD), "-j2", "--target", "camcloud-uploader"],
-        check=True, capture_output=True, timeout=300,
-    )
     return BUILD / "camcloud-uploader"
 
 
