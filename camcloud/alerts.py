@@ -430,13 +430,9 @@ def _active_hours_of(camera: dict[str, Any]) -> str | None:
 def quiet_seconds(camera: dict[str, Any], contact_ms: int, now_ms: int) -> float:
     """How long the camera has been quiet, counting only its active hours (all day: all of it).
 
-    A camera outside its active hours is not expected to send (a battery camera sleeps through
-    the night), so that time does not count towards calling it silent.
+    The same rule as the cameras page's stale badge (:func:`camcloud.cadence.quiet_seconds`).
     """
-    try:
-        return cadence.active_seconds(contact_ms / 1000, now_ms / 1000, _active_hours_of(camera))
-    except Refusal:  # a hand-edited state: count every hour, as for a camera without a window
-        return (now_ms - contact_ms) / 1000
+    return cadence.quiet_seconds(contact_ms / 1000, now_ms / 1000, _active_hours_of(camera))
 
 
 def _judge_silence(device: str, camera: dict[str, Any], incidents: dict[str, dict[str, Any]],

@@ -1,7 +1,7 @@
 """When a camera is expected to send: its usual interval and its active hours. Pure.
 
-The gallery's cameras page ("usually every 5 min", stale) and the alert check (silent) both
-ask these questions; both answer them here, so they cannot disagree.
+The gallery's cameras page ("usually every 5 min", stale or asleep) and the alert check
+(silent) both ask these questions; both answer them here, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from camcloud.device_config import parse_active_hours
+from camcloud.device_config import in_active_hours, parse_active_hours
+from camcloud.errors import Refusal
 
 # Gaps shorter than this are a burst, not the camera's rhythm. The firmware merges PIR triggers
 # closer than CAMCLOUD_TRIGGER_MIN_GAP_S (5 s), so continuous motion shows as gaps of 5 to
@@ -111,3 +112,37 @@ def active_seconds(
 ) -> float:
     """How much of ``[since_s, until_s)`` lies inside the active hours, in seconds."""
     return sum(end - start for start, end in active_windows(since_s, until_s, active_hours, zone))
+
+
+def quiet_seconds(
+    last_s: float, now_s: float, active_hours: str | None, zone: str = ACTIVE_HOURS_ZONE
+) -> float:
+    """How long a camera has been quiet since ``last_s``, counting only its active hours.
+
+    The one rule for "overdue": the alerts' silence and the cameras page's stale badge both
+    compare this with their limit. A camera is not expected to send outside its active hours
+    (a day camera sleeps through the night), so that time does not count. Malformed hours (a
+    hand-edited record) count every hour, as for a camera without a window.
+    """
+    try:
+        return active_seconds(last_s, now_s, active_hours, zone)
+    except Refusal:
+        return max(0.0, now_s - last_s)
+
+
+def is_active(at_s: float, active_hours: str | None, zone: str = ACTIVE_HOURS_ZONE) -> bool:
+    """Whether ``at_s`` (Unix seconds) lies in the active hours; malformed hours: all day."""
+    local = datetime.fromtimestamp(at_s, ZoneInfo(zone))
+    try:
+        return in_active_hours(active_hours, local.hour * 60 + local.minute)
+    except Refusal:
+        return True
+
+
+def describe_active_hours(active_hours: str, zone: str = ACTIVE_HOURS_ZONE) -> str:
+    """``"07:00–19:00 UTC"``: the hours as the pages show them (malformed ones as stored)."""
+    try:
+        start, end = parse_active_hours(active_hours)
+    except Refusal:
+        return f"{active_hours} {zone}"
+    return f"{start // 60:02d}:{start % 60:02d}\u2013{end // 60:02d}:{end % 60:02d} {zone}"

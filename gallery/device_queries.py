@@ -346,6 +346,9 @@ class DeviceSummary:
     running: str | None = None
     pending: int = 0
     update: str | None = None
+    # The desired active hours (None: all day, or no settings on the server). The ingest hands
+    # the status summary the same value, so the stale badge and the alerts count the same hours.
+    active_hours: str | None = None
 
 
 def summarize(document: Any) -> DeviceSummary:
@@ -368,6 +371,7 @@ def summarize(document: Any) -> DeviceSummary:
         running=firmware.running,
         pending=len(state.pending),
         update=update,
+        active_hours=state.config.active_hours if state.config.version > 0 else None,
     )
 
 

@@ -135,7 +135,11 @@ def _health(gallery: Gallery, device: str, now_ms: int, budget: int) -> CameraHe
     refs = _recent_refs(gallery, device, now_ms)
     read = _read_unknown(gallery, refs, budget)
     uploads = [ref for ref in refs if not _imported(gallery, ref)]
-    health = _row(gallery, device, listing.activity(uploads, now_ms), now_ms)
+    # One document gives the registry's fields, the management state (config drift, firmware)
+    # and the active hours the stale badge counts, so they cost no extra S3 call.
+    managed = device_queries.summarize(device_queries.device_document(gallery, device))
+    act = listing.activity(uploads, now_ms, active_hours=managed.active_hours)
+    health = _row(gallery, device, act, managed, now_ms)
     latest = health.activity.latest
     if latest is not None:
         health.thumb_url = gallery.presigner.url(latest.thumb_key)
@@ -151,11 +155,9 @@ def _health(gallery: Gallery, device: str, now_ms: int, budget: int) -> CameraHe
     return health
 
 
-def _row(gallery: Gallery, device: str, act: listing.Activity, now_ms: int) -> CameraHealth:
+def _row(gallery: Gallery, device: str, act: listing.Activity,
+         managed: device_queries.DeviceSummary, now_ms: int) -> CameraHealth:
     """The camera's row from its activity and its registry record (cached for minutes)."""
-    # One document gives the registry's fields and the management state (config drift,
-    # firmware), so the state costs no extra S3 call.
-    managed = device_queries.summarize(device_queries.device_document(gallery, device))
     gallery.names.put(device, managed.name)
     return CameraHealth(
         device=device,

@@ -151,15 +151,30 @@ class Activity:
     hourly: list[int]
     usual_interval_s: float | None
     stale: bool
+    # Outside its active hours and not overdue within them: expected to be quiet, not stale.
+    asleep: bool = False
+    active_hours: str | None = None
 
     @property
     def uploads_24h(self) -> int:
         """Uploads in the last 24 hours."""
         return sum(self.hourly)
 
+    @property
+    def asleep_text(self) -> str:
+        """``asleep (active 07:00–19:00 UTC)``, the badge of a camera outside its hours."""
+        hours = cadence.describe_active_hours(self.active_hours) if self.active_hours else ""
+        return f"asleep (active {hours})" if hours else "asleep"
 
-def activity(refs: list[layout.CaptureRef], now_ms: int) -> Activity:
-    """Camera health from its captures, newest first (at least the last 24 h of them)."""
+
+def activity(
+    refs: list[layout.CaptureRef], now_ms: int, active_hours: str | None = None
+) -> Activity:
+    """Camera health from its captures, newest first (at least the last 24 h of them).
+
+    Stale means silent for too long *within its active hours* (None: all day), the alerts' rule
+    (:func:`camcloud.cadence.quiet_seconds`); outside them, a camera not stale is asleep.
+    """
     times = [ref.captured_at_ms for ref in refs]
     hourly = [0] * 24
     for ms in times:
@@ -172,14 +187,18 @@ def activity(refs: list[layout.CaptureRef], now_ms: int) -> Activity:
     last = times[0] if times else None
     stale = False
     if last is not None and usual is not None:
-        silence = (now_ms - last) / 1000
+        silence = cadence.quiet_seconds(last / 1000, now_ms / 1000, active_hours)
         stale = silence > max(STALE_MIN_SECONDS, STALE_FACTOR * usual)
+    asleep = (not stale and active_hours is not None
+              and not cadence.is_active(now_ms / 1000, active_hours))
     return Activity(
         latest=refs[0] if refs else None,
         last_seen_ms=last,
         hourly=hourly,
         usual_interval_s=usual,
         stale=stale,
+        asleep=asleep,
+        active_hours=active_hours,
     )
 
 

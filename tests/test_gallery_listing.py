@@ -108,6 +108,57 @@ def test_a_camera_silent_for_several_of_its_intervals_is_stale():
     assert listing.describe_interval(on_time.usual_interval_s) == "every 5 min"
 
 
+DAY_ONLY = "07:00-19:00"
+
+
+def day_camera_refs() -> list[layout.CaptureRef]:
+    """A day-only camera's captures every 5 min of 1 March, the last at 18:55 UTC."""
+    return refs_every(300, 144, ms("2026-03-01T18:55"))
+
+
+def test_a_day_only_camera_at_night_is_asleep_not_stale():
+    # Given a camera active 07:00-19:00 UTC that sent every 5 min until 18:55
+    # When the cameras page looks at it at 02:00 UTC, 7 hours later
+    act = listing.activity(day_camera_refs(), ms("2026-03-02T02:00"), active_hours=DAY_ONLY)
+    # Then it has been quiet for only 5 min of its active time: asleep, not stale
+    assert not act.stale and act.asleep
+    assert act.asleep_text == "asleep (active 07:00\u201319:00 UTC)"
+
+
+def test_a_day_only_camera_silent_after_its_hours_begin_is_stale():
+    # Given the same camera, with nothing since 18:55 the day before
+    refs = day_camera_refs()
+    # When it is 10:00 UTC, three hours into its active time, or 07:10 (15 min of active
+    # silence against a grace of 2.5 x 5 min), or 07:05 (10 min: within the grace)
+    at_ten = listing.activity(refs, ms("2026-03-02T10:00"), active_hours=DAY_ONLY)
+    at_seven_ten = listing.activity(refs, ms("2026-03-02T07:10"), active_hours=DAY_ONLY)
+    at_seven_five = listing.activity(refs, ms("2026-03-02T07:05"), active_hours=DAY_ONLY)
+    # Then it is stale as soon as it is overdue within its hours, and never asleep then
+    assert at_ten.stale and not at_ten.asleep
+    assert at_seven_ten.stale and not at_seven_ten.asleep
+    assert not at_seven_five.stale and not at_seven_five.asleep
+
+
+def test_an_all_day_camera_silent_at_night_is_still_stale():
+    # Given a camera without active hours, silent since 18:55
+    # When it is 02:00 UTC
+    act = listing.activity(day_camera_refs(), ms("2026-03-02T02:00"))
+    # Then every hour counts, as before: stale, and never asleep
+    assert act.stale and not act.asleep
+
+
+def test_a_night_window_crossing_midnight_sleeps_by_day():
+    # Given a camera active 22:00-06:00 UTC that sent every 5 min until 05:55
+    refs = refs_every(300, 90, ms("2026-03-02T05:55"))
+    # When it is noon, and then 23:00
+    noon = listing.activity(refs, ms("2026-03-02T12:00"), active_hours="22:00-06:00")
+    late = listing.activity(refs, ms("2026-03-02T23:00"), active_hours="22:00-06:00")
+    # Then it sleeps at noon and is stale an hour into its night
+    assert noon.asleep and not noon.stale
+    assert noon.asleep_text == "asleep (active 22:00\u201306:00 UTC)"
+    assert late.stale and not late.asleep
+
+
 def test_uploads_are_counted_per_hour_over_the_last_day_only():
     # Given uploads every 30 min for 30 hours
     now = ms("2026-03-02T12:00")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
 
 import pytest
 
+from camcloud import device_state
 from camcloud.devices import DeviceRegistry
 from gallery import create_app, listing
 from tests.test_gallery import NOW_MS, log_in, put_capture
@@ -174,6 +176,49 @@ def test_imported_photos_are_neither_uploads_nor_last_seen(logged_in, s3, settin
     assert fact(yard, "Last seen") == "3 h ago"
     assert fact(yard, "Usually") == "every 10 min"
     assert "stale" in yard
+
+
+class MovableClock:
+    """The gallery's clock, set by the test."""
+
+    def __init__(self, now_s: float) -> None:
+        self.now = now_s
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def utc_ms(text: str) -> int:
+    """Unix ms of an ISO time in UTC."""
+    return int(dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def test_a_day_only_camera_is_asleep_at_night_and_stale_when_overdue_in_its_hours(
+        s3, settings, gallery_user, registry):
+    # Given a camera active 07:00-19:00 UTC and one without active hours, both of which sent
+    # every 30 min until 18:30 UTC on 1 March
+    registry.add("day-cam", name="Day cam")
+    device_state.set_config(s3, settings.bucket, "day-cam", active_hours="07:00-19:00")
+    registry.add("all-day")
+    for device in ("day-cam", "all-day"):
+        for i in range(6):
+            put_capture(s3, settings.bucket, device,
+                        utc_ms("2026-03-01T18:30") - i * 30 * MINUTE_MS, f"{device}-{i}")
+    clock = MovableClock(utc_ms("2026-03-02T02:00") / 1000)
+    client = create_app(settings, s3, clock=clock).test_client()
+    log_in(client, *gallery_user)
+    # When the cameras page is opened at 02:00 UTC
+    night = client.get("/cameras").get_data(as_text=True)
+    # Then the day camera is asleep, with its hours, not stale; the all-day one is stale
+    assert "stale-badge" not in card(night, "day-cam")
+    assert "asleep (active 07:00\u201319:00 UTC)" in card(night, "day-cam")
+    assert "stale-badge" in card(night, "all-day") and "asleep" not in card(night, "all-day")
+    # When it is opened again at 10:00 UTC, three hours into the day camera's active time
+    clock.now = utc_ms("2026-03-02T10:00") / 1000
+    day = client.get("/cameras").get_data(as_text=True)
+    # Then the day camera is stale as before, and no longer asleep
+    assert "stale-badge" in card(day, "day-cam") and "asleep" not in card(day, "day-cam")
+    assert "stale-badge" in card(day, "all-day")
 
 
 def test_long_intervals_read_in_days():
