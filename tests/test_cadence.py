@@ -210,3 +210,26 @@ def test_windows_are_clipped_to_the_span():
 def test_malformed_active_hours_are_refused():
     with pytest.raises(Refusal):
         cadence.active_seconds(0.0, 10.0, "25:00-06:00")
+
+
+def test_quiet_time_counts_only_active_hours_and_malformed_hours_count_every_hour():
+    # The one "overdue" rule of the alerts and the cameras page's stale badge
+    since, now = at("2026-11-30T19:55"), at("2026-12-01T02:00")
+    assert cadence.quiet_seconds(since, now, "07:00-20:00") == 5 * 60
+    assert cadence.quiet_seconds(since, now, None) == now - since
+    # a hand-edited record never crashes the page or the check: every hour counts
+    assert cadence.quiet_seconds(since, now, "25:00-06:00") == now - since
+
+
+def test_a_camera_is_active_from_its_start_minute_until_before_its_end_minute_in_utc():
+    assert not cadence.is_active(at("2026-12-01T06:59"), "07:00-19:00")
+    assert cadence.is_active(at("2026-12-01T07:00"), "07:00-19:00")
+    assert not cadence.is_active(at("2026-12-01T19:00"), "07:00-19:00")
+    assert cadence.is_active(at("2026-12-01T23:30"), "22:00-06:00")
+    assert cadence.is_active(at("2026-12-01T03:00"), None)
+    assert cadence.is_active(at("2026-12-01T03:00"), "25:00-06:00")  # malformed: all day
+
+
+def test_active_hours_are_described_with_their_zone():
+    assert cadence.describe_active_hours("07:00-19:00") == "07:00\u201319:00 UTC"
+    assert cadence.describe_active_hours("bad") == "bad UTC"
