@@ -38,9 +38,9 @@ public:
     FrameRing(uint8_t* arena, uint32_t arena_size) : arena_(arena), arena_size_(arena_size) {}
 
     // Makes room for a frame of `size` bytes (taken at millis() = captured_ms; captured_at is
-    // the clock's Unix time then, -1 when untrusted), evicting the oldest frames when the arena or the
-    // table is full (*evicted counts them: they are lost), and returns where to copy the frame,
-    // or null when it can never fit. Nothing is visible until commit().
+    // the clock's Unix time then, -1 when untrusted), evicting the oldest frames when the arena
+    // or the table is full (*evicted counts them: they are lost), and returns where to copy the
+    // frame, or null when it can never fit. Nothing is visible until commit().
     uint8_t* reserve(uint32_t size, const char* capture_id, int64_t captured_at, uint32_t* evicted,
                      uint32_t captured_ms = 0);
     // Makes the reserved frame the newest one.
