@@ -264,6 +264,43 @@ def test_a_job_whose_function_stopped_without_a_word_is_shown_failed_naming_the_
     assert "Contents" not in s3.list_objects_v2(Bucket=settings.bucket, Prefix="timelapse/")
 
 
+def test_two_copies_of_one_invocation_at_once_build_once(
+        client, s3, settings, lam, clock, handler):
+    # Given a submitted range (the gallery wrote its record queued)
+    seed_hour(s3, settings.bucket)
+    lam.accept()
+    job_id = post_range(client).headers["Location"].split("job=")[1]
+    [payload] = lam.payloads()
+    video_puts: list[str] = []
+    answers: list[dict[str, Any]] = []
+    arrived = threading.Event()
+
+    def second_copy_arrives(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"].startswith("timelapse/"):
+            video_puts.append(params["Key"])
+        elif params["Key"] == job_key(job_id) and not arrived.is_set():
+            # The first copy has read the record queued and is about to mark it running:
+            # Lambda delivers the same event again, and that copy runs in between.
+            arrived.set()
+            answers.append(run_lambda(handler, payload, s3, settings, clock.moment))
+
+    s3.meta.events.register("before-parameter-build.s3.PutObject", second_copy_arrives)
+    try:
+        # When both copies run the same payload, the second between the first's read and claim
+        first = run_lambda(handler, payload, s3, settings, clock.moment)
+    finally:
+        s3.meta.events.unregister("before-parameter-build.s3.PutObject", second_copy_arrives)
+    # Then one built the range and the other answered 409 and built nothing
+    [second] = answers
+    assert second["status"] == 201 and second["job"] == job_id
+    assert first["status"] == 409 and first["error"] == "job_not_queued"
+    assert "running" in first["message"] or "done" in first["message"]
+    assert sorted(video_puts) == sorted([second["key"], second["sidecar"]])
+    # And the job is done with the one build's result
+    job = client.get(f"/api/jobs/{job_id}").get_json()
+    assert job["state"] == "done" and job["key"] == second["key"]
+
+
 def test_a_job_that_never_started_is_shown_failed_and_a_late_invocation_does_not_run_it(
         client, s3, settings, lam, clock, handler):
     # Given a submitted range whose invocation has not started

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from camcloud import layout
+from camcloud.device_state import read_json_with_etag, write_json_if_match
 from camcloud.errors import Refusal
 from camcloud.s3 import get_json, put_json
 from camcloud.timelapse.builder import Result, build_timelapse, list_captures
@@ -229,9 +230,24 @@ class JobStore:
             return None
         return JobRecord.from_document(get_json(self.client, self.bucket, job_key(job_id)))
 
+    def get_with_etag(self, job_id: str) -> tuple[JobRecord | None, str | None]:
+        """The job's record (None if unknown or malformed) and the stored object's ETag
+        (None if there is no object)."""
+        document, etag = read_json_with_etag(self.client, self.bucket, job_key(job_id))
+        return JobRecord.from_document(document), etag
+
     def put(self, record: JobRecord) -> None:
         """Write the job's record (one PUT)."""
         put_json(self.client, self.bucket, job_key(record.id), record.document())
+
+    def put_if_unchanged(self, record: JobRecord, etag: str | None) -> bool:
+        """Write the job's record only if the stored one still has ``etag`` (``If-Match``),
+        or, with no ``etag``, only if there is none yet (``If-None-Match: *``); False if
+        another writer came first."""
+        key = job_key(record.id)
+        if etag is None:
+            return put_json(self.client, self.bucket, key, record.document(), if_absent=True)
+        return write_json_if_match(self.client, self.bucket, key, record.document(), etag)
 
 
 class ProgressWriter:
@@ -264,6 +280,17 @@ class ProgressWriter:
                 self._write(now, done=done, total=total)
             else:
                 self._record = replace(self._record, done=done, total=total)
+
+    def claim(self, etag: str | None) -> bool:
+        """Mark the job ``running`` if its record is still the one read (``etag``): of two
+        copies of one invocation, only the one whose write lands first may build."""
+        with self._lock:
+            now = self._clock()
+            record = replace(self._record, state="running", updated_at=now)
+            if not self._store.put_if_unchanged(record, etag):
+                return False
+            self._record, self._written = record, now
+            return True
 
     def beat(self) -> None:
         """Write the record again (with what progress there is): the job is alive."""
@@ -327,7 +354,9 @@ def run_range_job(client: Any, bucket: str, job: RangeJob, *, tz: str, clock: Cl
 
     A refusal (bad options, no usable frames, too long for ``time_budget_s``) or any other
     failure is recorded as ``failed`` with its message, then raised. A job that is not queued
-    (a redelivered or late invocation) raises :class:`JobNotQueued` and changes nothing.
+    (a redelivered or late invocation), or that another copy of the invocation claimed first
+    (the move to ``running`` is a conditional write on the record's ETag), raises
+    :class:`JobNotQueued` and builds nothing.
     """
     if job.job_id is None:
         return build_timelapse(client, bucket, job.device, job.start, job.end,
@@ -335,7 +364,7 @@ def run_range_job(client: Any, bucket: str, job: RangeJob, *, tz: str, clock: Cl
                                time_budget_s=time_budget_s)
     store = JobStore(client, bucket)
     now = clock()
-    stored = store.get(job.job_id)
+    stored, etag = store.get_with_etag(job.job_id)
     if stored is None:
         # Invoked by hand with a job id the gallery did not make: keep a record all the same.
         stored = queued(job, "", now)
@@ -345,7 +374,10 @@ def run_range_job(client: Any, bucket: str, job: RangeJob, *, tz: str, clock: Cl
             store.put(current)
         raise JobNotQueued(current)
     writer = ProgressWriter(store, current, clock, every_s=progress_every_s)
-    writer.finish(state="running")
+    # Lambda may deliver one asynchronous invocation twice, at once: both read `queued`, and
+    # only the conditional write of `running` tells them apart.
+    if not writer.claim(etag):
+        raise JobNotQueued(store.get(job.job_id) or replace(current, state="running"))
     try:
         with heartbeat(writer, heartbeat_s):
             result = build_timelapse(
