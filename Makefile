@@ -23,10 +23,19 @@ $(RUN_STAMP): pyproject.toml scripts/install-run.sh scripts/get-uv.py scripts/li
 	@bash scripts/install-run.sh $(PYTHON) $(VENV)
 	@touch $(RUN_STAMP)
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	@echo "camcloud: installing the test tools (pip install -e '.[dev]')"
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-	touch $(RUN_STAMP) $(STAMP)
+# [dev] on top of `make run`'s install, with the same uv (scripts/install-run.sh pins it;
+# scripts/get-uv.py keeps it in the user's cache): ~15 s, where pip took 10-20 minutes on a fresh
+# clone of this shared machine (one index round trip per package). pip if there is no uv or it
+# fails (an index only pip is set up for).
+UV_VERSION = $(shell sed -n 's/^uv_version=//p' scripts/install-run.sh)
+$(STAMP): pyproject.toml $(RUN_STAMP)
+	@echo "camcloud: installing the test tools (.[dev]: pytest, Playwright, mypy, cfn-lint, ...)"
+	@uv=$$(command -v uv || $(PYTHON) scripts/get-uv.py $(UV_VERSION) || true); \
+	if [ -z "$$uv" ] || ! "$$uv" pip install -q --python $(BIN)/python -r pyproject.toml --extra dev; then \
+	  echo "camcloud: installing with pip instead (pip install -e '.[dev]'; many minutes)"; \
+	  $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'; \
+	fi
+	touch $(STAMP)
 
 ## run: start the local stack (S3+SQS in moto, worker, ingest + gallery on :8080; PORT= to move)
 run: $(RUN_STAMP)
@@ -34,17 +43,21 @@ run: $(RUN_STAMP)
 	$(BIN)/python -m camcloud_cli local
 
 ## test: install what the tests need, then run every suite
+# The firmware before the Python suite: its end-to-end tests then find camcloud-uploader built.
 test: system-deps $(STAMP)
 	$(MAKE) lint
-	$(MAKE) test-python
 	$(MAKE) test-firmware
+	$(MAKE) test-python
 	$(MAKE) test-template
 
 system-deps:
 	bash scripts/system-deps.sh
 
+# pytest-xdist: one worker per CPU (PYTEST_WORKERS=0: none); --dist loadscope keeps a module's
+# tests in one worker, so its module-scoped stack, moto server or Chromium starts once.
+PYTEST_WORKERS ?= auto
 test-python: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 # FIRMWARE_DEPS (the real arduino-esp32 and Arducam_Mega; .ci/run sets it) adds the emulator
 # tests against the real driver and the real-header check; unset, PlatformIO's copies are used
