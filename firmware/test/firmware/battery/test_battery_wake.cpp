@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 
@@ -60,6 +61,45 @@ TEST_SUITE("battery mode, whole firmware") {
         // WiFi at 4.5 s + the 8 s SNTP wait: not earlier, and not much later
         CHECK(out.ended_ms >= 12500);
         CHECK(out.ended_ms < 20000);
+    }
+
+    TEST_CASE("regression: the retry of an undated upload whose answer was lost stays undated "
+              "after SNTP answers, so the ingest sees a duplicate") {
+        // Given a wake whose SNTP reply comes 8.5 s after WiFi (after the 8 s wait), and an ingest
+        // that stores the first upload but whose answer is lost, then answers 200 duplicate
+        Boot b = wake();
+        b.sntp_reply_after_wifi_ms = 8500;
+        b.ingest = [posts = 0](const std::string& request) mutable -> std::string {
+            if (request.rfind("POST /upload ", 0) != 0) {
+                return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";  // a check-in
+            }
+            if (++posts == 1) return "";  // the connection drops before the answer
+            std::string body = R"({"id": "x", "duplicate": true})";
+            return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+                   "\r\n\r\n" + body;
+        };
+        // When the firmware runs
+        Outcome out = boot(b);
+        INFO(out.serial);
+        // Then the first attempt went out undated, SNTP answered before the retry, and the retry
+        // carried the same id and still no X-Captured-At
+        std::vector<std::string> posts;
+        for (const std::string& request : out.requests) {
+            if (request.rfind("POST /upload ", 0) == 0) posts.push_back(request);
+        }
+        REQUIRE(posts.size() == 2);
+        CHECK(logged(out, "time: SNTP answered"));
+        CHECK(logged(out, "-> duplicate"));
+        CHECK(posts[0].find("\r\nX-Captured-At: ") == std::string::npos);
+        CHECK(posts[1].find("\r\nX-Captured-At: ") == std::string::npos);
+        auto id_of = [](const std::string& request) {
+            size_t at = request.find("\r\nX-Capture-Id: ");
+            if (at == std::string::npos) return std::string();
+            return request.substr(at, request.find("\r\n", at + 2) - at);
+        };
+        CHECK(!id_of(posts[0]).empty());
+        CHECK(id_of(posts[1]) == id_of(posts[0]));
+        CHECK(out.ended == "deep_sleep");
     }
 
     TEST_CASE("the camera left in low-power mode by the last sleep takes the wake's picture") {
