@@ -31,18 +31,24 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _error(status: int, message: str, code: str | None = None) -> Any:
+def _error(status: int, message: str, code: str | None = None,
+           headers: dict[str, str] | None = None) -> Any:
     if _wants_json():
         response = jsonify(error=code or _JSON_ERRORS.get(status, "error"), message=message)
         response.status_code = status
-        return response
-    return render_template("error.html", status=status, message=message), status
+    else:
+        response = current_app.make_response(
+            (render_template("error.html", status=status, message=message), status))
+    # A refusal's headers are part of its answer (Retry-After on a 429 or 503).
+    response.headers.update(headers or {})
+    return response
 
 
 @bp.app_errorhandler(Refusal)
 def refused(exc: Refusal) -> Any:
-    """A cursor, date or id the gallery cannot use (400), a capture or camera that is not (404)."""
-    return _error(exc.status, exc.message, exc.code)
+    """A cursor, date or id the gallery cannot use (400), a capture or camera that is not (404),
+    a job runner that is full (429) or unavailable (503): with the refusal's headers."""
+    return _error(exc.status, exc.message, exc.code, exc.headers)
 
 
 @bp.app_errorhandler(ClientError)

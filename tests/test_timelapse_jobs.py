@@ -398,6 +398,53 @@ def test_a_refused_invocation_is_a_503_and_the_job_is_not_left_queued(
     assert record is not None and record.state == "failed"
 
 
+def test_retry_after_of_a_throttled_range_reaches_the_browser(client, s3, settings, lam):
+    # Given Lambda refusing the invocations (throttled), and captures to build
+    seed_hour(s3, settings.bucket)
+    lam.refuse("TooManyRequestsException")
+    lam.refuse("TooManyRequestsException")
+    # When the range form is posted from the page / Then the 503 says when to try again
+    page = post_range(client)
+    assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+    assert "try again soon" in page.get_data(as_text=True)
+    # And so does the JSON answer the page's script asks for
+    form = client.get("/camera/cam-1/timelapse").get_data(as_text=True)
+    answer = client.post("/camera/cam-1/timelapse", data={"csrf_token": csrf_from(form), **FORM},
+                         headers={"Accept": "application/json"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert answer.get_json()["error"] == "jobs_unavailable"
+
+
+def test_retry_after_of_a_full_local_runner_reaches_the_browser(
+        s3, settings, clock, gallery_user):
+    # Given the local configuration with one worker, no waiting room, and its one job running
+    seed_hour(s3, settings.bucket)
+    release = threading.Event()
+
+    def jobs_client() -> Any:
+        if threading.current_thread().name.startswith("gallery-range"):
+            release.wait(10)  # the worker's build holds until the test lets it go
+        return s3
+
+    runner = default_runner(settings, jobs_client, clock.seconds)
+    ranges = runner.runners["timelapse"]
+    assert isinstance(ranges, LocalRunner)
+    runner.runners["timelapse"] = LocalRunner(ranges.context, workers=1, max_pending=0)
+    app = create_app(settings, s3, clock=clock.seconds, jobs=runner)
+    app.config.update(TESTING=True)
+    browser = app.test_client()
+    log_in(browser, *gallery_user)
+    try:
+        assert post_range(browser).status_code == 303
+        # When another range is posted / Then the 429 says when to try again
+        response = post_range(browser)
+        assert response.status_code == 429 and response.headers["Retry-After"] == "30"
+        assert "try again soon" in response.get_data(as_text=True)
+    finally:
+        release.set()
+        runner.close()
+
+
 def test_without_a_function_the_range_runs_in_process_through_the_same_job_record(
         s3, settings, clock):
     # Given the local configuration (no CAMCLOUD_TIMELAPSE_FUNCTION)
