@@ -338,6 +338,13 @@ def test_a_build_that_fails_marks_the_job_failed_with_the_reason_and_is_not_retr
         s3.meta.events.unregister("before-parameter-build.s3.PutObject", refuse_videos)
     # Then it answers (a raise would be retried) and the job failed with S3's reason
     assert answer["status"] == 500 and answer["error"] == "job_failed"
+    # And it counts the failure in the metric template.yaml's TimelapseJobsFailedAlarm watches
+    emitted = handler.metrics.serialize_metric_set()
+    [metric_set] = emitted["_aws"]["CloudWatchMetrics"]
+    assert metric_set["Namespace"] == "camcloud" and emitted["service"] == "camcloud-timelapse"
+    assert metric_set["Dimensions"] == [["service"]]
+    assert {"Name": "TimelapseJobsFailed", "Unit": "Count"} in metric_set["Metrics"]
+    assert emitted["TimelapseJobsFailed"] == [1.0]
     job = client.get(f"/api/jobs/{job_id}").get_json()
     assert job["state"] == "failed" and "SlowDown" in job["error"]
     # And a redelivery does not build it again

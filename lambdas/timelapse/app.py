@@ -45,7 +45,10 @@ SERVICE = "camcloud-timelapse"
 NAMESPACE = "camcloud"
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
+# The service dimension is what template.yaml's TimelapseJobsFailedAlarm watches: set here, not
+# only through the environment, so the metric keeps it wherever the handler runs.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE),
+                  service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 
 Invoke = Callable[[dict[str, Any]], None]
 Clock = Callable[[], datetime]

@@ -214,6 +214,38 @@ def test_timelapse_videos_expire_after_their_own_retention() -> None:
     assert rules["timelapses-expire"]["ExpirationInDays"] == "365"
 
 
+def test_range_job_records_expire_instead_of_piling_up() -> None:
+    """Given the bucket (whatever the capture and video retention), then jobs/ records expire
+    after 30 days, and the versions their progress writes leave behind after a day."""
+    for stack in (render(), render(TimelapseRetentionDays=0, ExpireAfterDays=0)):
+        rule = lifecycle_rules(stack)["job-records-expire"]
+
+        assert rule == {"Id": "job-records-expire", "Status": "Enabled", "Prefix": "jobs/",
+                        "ExpirationInDays": 30,
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
+
+
+def test_a_failed_range_job_alarms_to_the_topic_from_the_functions_metric() -> None:
+    """Given the stack, then the alarm watches TimelapseJobsFailed as the time-lapse function
+    publishes it (its powertools namespace and service) and tells the same topic as the
+    dead-letter queue's alarm."""
+    stack = render()
+    alarm = stack.props("TimelapseJobsFailedAlarm")
+    variables = stack.props("TimelapseFunction")["Environment"]["Variables"]
+    dead_letters = stack.props("TimelapseDeadLetterAlarm")
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        variables["POWERTOOLS_METRICS_NAMESPACE"], "TimelapseJobsFailed")
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Sum", 1, "GreaterThanOrEqualToThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == dead_letters["AlarmActions"] == ["<AlarmTopic>"]
+    assert alarm["OKActions"] == ["<AlarmTopic>"]
+
+
 def test_an_interrupted_video_upload_is_cleaned_up_after_a_day() -> None:
     """Given the bucket-wide rule, then abandoned multipart uploads (a build killed by the
     timeout mid-upload) are aborted after one day."""
