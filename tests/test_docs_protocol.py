@@ -111,3 +111,22 @@ def test_every_link_in_the_protocol_doc_reaches_a_page_and_heading() -> None:
         if not page.is_file() or (anchor and anchor not in _anchors(page)):
             broken.append(f"{path}#{anchor}")
     assert broken == []
+
+
+# A module constant naming a top-level S3 prefix: RAW_PREFIX = "raw/", JOBS_PREFIX = "jobs/".
+_S3_PREFIX = re.compile(r"^[A-Z_]*PREFIX = \"([a-z]+/)\"", re.M)
+# The first key of a row of the doc's S3 layout table: | `jobs/{id}.json` | ...
+_LAYOUT_ROW = re.compile(r"^\| `([a-z]+/)", re.M)
+
+
+def test_every_prefix_the_code_writes_is_in_the_protocol_docs_s3_layout() -> None:
+    # Given the top-level S3 prefixes the code names (every key is built from one of them)
+    sources = "\n".join(path.read_text() for package in ("camcloud", "gallery", "ingest",
+                                                         "lambdas", "camcloud_cli")
+                        for path in sorted((ROOT / package).rglob("*.py")))
+    in_code = set(_S3_PREFIX.findall(sources))
+    assert {"raw/", "meta/", "jobs/", "exports/"} <= in_code, "the scan found too few prefixes"
+    # When the doc's S3 layout table is read
+    in_doc = set(_LAYOUT_ROW.findall(PROTOCOL.read_text()))
+    # Then each prefix has its row (a bucket's reader must not meet a key nobody described)
+    assert sorted(in_code - in_doc) == []
