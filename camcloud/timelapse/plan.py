@@ -133,7 +133,7 @@ class Captures(Sequence[CaptureRef]):
 
     A day at one capture every 10 s is 8,640 captures, held for the whole build: as CaptureRef
     objects (three strings each) they cost ~0.3 KB a capture and fragment the heap they share
-    with the records parsed meanwhile; packed, ~20 bytes. A CaptureRef is made when asked for.
+    with the records parsed meanwhile; packed, ~25 bytes. A CaptureRef is made when asked for.
     """
 
     __slots__ = ("device", "_ends", "_ids", "_ms")
