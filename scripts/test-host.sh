@@ -84,6 +84,7 @@ script = render().props("HostLaunchTemplate")["LaunchTemplateData"]["UserData"]
 script = script.replace("<ElasticIp>", sys.argv[1])
 script = script.replace("<IngestRole.Arn>", "arn:aws:iam::123456789012:role/camcloud-ingest")
 script = script.replace("<GalleryRole.Arn>", "arn:aws:iam::123456789012:role/camcloud-gallery")
+script = script.replace("<TimelapseFunction>", "camcloud-TimelapseFunction-0test")
 script = script.replace("<AWS::StackId>", "arn:aws:cloudformation:us-east-1:123456789012:stack/camcloud/x")
 print(script, end="")
 PY
