@@ -84,15 +84,17 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _text(payload: Mapping[str, Any], name: str) -> str:
+def event_text(payload: Mapping[str, Any], name: str) -> str:
+    """The non-empty string field `name` of an event, or a 400 bad_event Refusal."""
     value = payload.get(name)
     if not isinstance(value, str) or not value:
         raise Refusal(400, "bad_event", f"{name} is required (a string)")
     return value
 
 
-def _moment(payload: Mapping[str, Any], name: str) -> datetime:
-    text = _text(payload, name)
+def event_moment(payload: Mapping[str, Any], name: str) -> datetime:
+    """The RFC 3339 time (with offset) in field `name` of an event, or a 400 bad_event."""
+    text = event_text(payload, name)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -129,10 +131,10 @@ class RangeJob:
         job_id = payload.get("job")
         if job_id is not None and not (isinstance(job_id, str) and is_job_id(job_id)):
             raise Refusal(400, "bad_event", "job must be 8-64 letters, digits, - or _")
-        device = _text(payload, "device")
+        device = event_text(payload, "device")
         if not layout.DEVICE_ID_RE.fullmatch(device):
             raise Refusal(400, "bad_device", f"invalid device id {device[:80]!r}")
-        start, end = _moment(payload, "start"), _moment(payload, "end")
+        start, end = event_moment(payload, "start"), event_moment(payload, "end")
         if end <= start:
             raise Refusal(400, "bad_range", "end must be after start")
         if end - start > MAX_RANGE:

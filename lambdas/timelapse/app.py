@@ -38,7 +38,13 @@ from camcloud.errors import Refusal
 from camcloud.s3 import lazy, make_client
 from camcloud.settings import Settings
 from camcloud.timelapse import Options, build_daily, daily_jobs
-from camcloud.timelapse.jobs import LAMBDA_SAFETY_MARGIN_S, RangeJob, run_range_job
+from camcloud.timelapse.jobs import (
+    LAMBDA_SAFETY_MARGIN_S,
+    RangeJob,
+    event_moment,
+    event_text,
+    run_range_job,
+)
 from camcloud.timelapse.plan import zone
 
 SERVICE = "camcloud-timelapse"
@@ -66,24 +72,6 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _text(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise Refusal(400, "bad_event", f"{name} is required (a string)")
-    return value
-
-
-def _moment(event: Mapping[str, Any], name: str) -> datetime:
-    text = _text(event, name)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Refusal(400, "bad_event", f"{name} is not an RFC 3339 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise Refusal(400, "bad_event", f"{name} needs a time zone offset: {text!r}")
-    return moment
-
-
 def parse_job(event: Any) -> Job:
     """The job an event asks for; Refusal(400) naming what is wrong."""
     if not isinstance(event, Mapping):
@@ -93,17 +81,17 @@ def parse_job(event: Any) -> Job:
     if not isinstance(options, Mapping):
         raise Refusal(400, "bad_event", "options must be a JSON object")
     if action == "schedule":
-        scheduled = _moment(event, "time") if event.get("time") else None
+        scheduled = event_moment(event, "time") if event.get("time") else None
         return Job("schedule", scheduled=scheduled)
     if action not in ("daily", "range"):
         raise Refusal(400, "bad_event",
                       f"action must be schedule, daily or range, not {action!r}")
-    device = _text(event, "device")
+    device = event_text(event, "device")
     if not layout.DEVICE_ID_RE.fullmatch(device):
         raise Refusal(400, "bad_device", f"invalid device id {device!r}")
     if action == "daily":
         try:
-            day = date.fromisoformat(_text(event, "date"))
+            day = date.fromisoformat(event_text(event, "date"))
         except ValueError:
             raise Refusal(400, "bad_event", "date must be YYYY-MM-DD") from None
         return Job("daily", device=device, day=day, options=dict(options))
